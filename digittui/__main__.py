@@ -1,0 +1,3 @@
+from digittui.cli import main
+
+raise SystemExit(main())

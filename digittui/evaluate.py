@@ -1,0 +1,53 @@
+"""Test-set metrics: the CNN's accuracy and the VAE's loss in nats per image."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from digittui.data import Digits
+from digittui.models import CNN, VAE, vae_loss
+
+
+@torch.no_grad()
+def cnn_metrics(model: CNN, digits: Digits, batch_size: int = 1000) -> dict[str, float]:
+    """{"test_accuracy": fraction correct, "test_loss": mean cross-entropy} over `digits`."""
+    was_training = model.training
+    model.eval()
+    correct, loss = 0, 0.0
+    for start in range(0, len(digits), batch_size):
+        x = digits.float_images(slice(start, start + batch_size))
+        y = digits.labels[start:start + batch_size]
+        logits = model(x).float()
+        loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    n = max(len(digits), 1)
+    return {"test_accuracy": correct / n, "test_loss": loss / n}
+
+
+@torch.no_grad()
+def cnn_predictions(model: CNN, digits: Digits, batch_size: int = 1000) -> torch.Tensor:
+    """Softmax probabilities [N, num_outputs] for every image, on the CPU."""
+    model.eval()
+    out = [torch.softmax(model(digits.float_images(slice(s, s + batch_size))).float(), 1).cpu()
+           for s in range(0, len(digits), batch_size)]
+    return torch.cat(out) if out else torch.empty(0, model.config.num_outputs)
+
+
+@torch.no_grad()
+def vae_metrics(model: VAE, digits: Digits, batch_size: int = 1000) -> dict[str, float]:
+    """{"test_loss", "test_recon", "test_kl"} in nats per image, decoding the posterior mean
+    (as pytorch/examples' VAE does in eval mode)."""
+    was_training = model.training
+    model.eval()
+    recon = kl = 0.0
+    for start in range(0, len(digits), batch_size):
+        x = digits.float_images(slice(start, start + batch_size))
+        logits, mu, logvar = model(x)
+        r, k = vae_loss(logits, x, mu, logvar)
+        recon += r.item()
+        kl += k.item()
+    model.train(was_training)
+    n = max(len(digits), 1)
+    return {"test_loss": (recon + kl) / n, "test_recon": recon / n, "test_kl": kl / n}

@@ -1,0 +1,52 @@
+"""The digit classifier: three conv blocks and a small fully connected head, trained with cross-entropy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Pixel statistics of the MNIST training set; normalising inside the model lets every caller
+# (training, classification, guided generation) hand it plain [0, 1] images.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+@dataclass
+class CNNConfig:
+    conv1: int = 16  # channels of the 5x5 conv on the 28x28 input
+    conv2: int = 32  # channels of the 3x3 conv at 14x14
+    conv3: int = 64  # channels of the 3x3 conv at 7x7
+    hidden: int = 128  # width of the fully connected layer
+    dropout: float = 0.2  # before the output layer
+    num_classes: int = 10  # digits that training examples target
+    num_outputs: int = 16  # output units; the 6 beyond num_classes are never targeted by any example,
+    # so asking the generator for "class 11" is a real experiment on an untrained-for unit
+
+
+class CNN(nn.Module):
+    def __init__(self, config: CNNConfig | None = None) -> None:
+        super().__init__()
+        c = self.config = config or CNNConfig()
+        self.conv1 = nn.Conv2d(1, c.conv1, 5, padding=2, bias=False)
+        self.bn1 = nn.BatchNorm2d(c.conv1)
+        self.conv2 = nn.Conv2d(c.conv1, c.conv2, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c.conv2)
+        self.conv3 = nn.Conv2d(c.conv2, c.conv3, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(c.conv3)
+        self.fc1 = nn.Linear(c.conv3 * 3 * 3, c.hidden)
+        self.dropout = nn.Dropout(c.dropout)
+        self.fc2 = nn.Linear(c.hidden, c.num_outputs)
+        # channels_last convolutions run ~1.6x faster on the CPU (measured: 3,500 -> 5,800 img/s
+        # training on 2 cores) and suit tensor cores on the GPU.
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, 1, 28, 28] in [0, 1] -> logits [B, num_outputs]."""
+        x = ((x - MNIST_MEAN) / MNIST_STD).contiguous(memory_format=torch.channels_last)
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # [B, conv1, 14, 14]
+        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # [B, conv2, 7, 7]
+        x = F.max_pool2d(F.relu(self.bn3(self.conv3(x))), 2)  # [B, conv3, 3, 3]
+        x = F.relu(self.fc1(torch.flatten(x, 1)))  # [B, hidden]
+        return self.fc2(self.dropout(x))  # [B, num_outputs]

@@ -1,0 +1,57 @@
+"""Unit tests of MNIST loading, batching and augmentation on tiny synthetic IDX files."""
+
+import pytest
+import torch
+
+from digittui.data import augment, batches_per_epoch, epoch_batches, load_mnist
+from digittui.errors import DataError
+
+
+def test_loads_split_as_uint8_tensors(tiny_mnist):
+    train = load_mnist(tiny_mnist, train=True)
+    test = load_mnist(tiny_mnist, train=False)
+    assert train.images.shape == (256, 28, 28) and train.images.dtype == torch.uint8
+    assert test.labels.shape == (64,) and test.labels.dtype == torch.int64
+    x = train.float_images(slice(0, 4))
+    assert x.shape == (4, 1, 28, 28) and 0.0 <= x.min() and x.max() == 1.0
+
+
+def test_missing_data_offline_names_files_and_remedies(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_mnist(tmp_path / "nowhere", download=False)
+    msg = str(info.value)
+    assert "train-images-idx3-ubyte" in msg and "--data-dir" in msg and "DIGITTUI_DATA" in msg
+
+
+def test_truncated_image_file_is_reported(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DataError, match="damaged|truncated"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_labels_and_images_of_different_lengths(tiny_mnist):
+    from tests.mnist_files import synthetic_digits, write_idx
+
+    _, labels = synthetic_digits(100, 0)
+    write_idx(tiny_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(DataError, match="256 images but 100 labels"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_epoch_batches_cover_every_index_once_and_repeat_with_seed():
+    first = list(epoch_batches(10, 3, torch.Generator().manual_seed(5), "cpu"))
+    again = list(epoch_batches(10, 3, torch.Generator().manual_seed(5), "cpu"))
+    assert [b.tolist() for b in first] == [b.tolist() for b in again]
+    assert len(first) == batches_per_epoch(10, 3) == 3  # the last partial batch is dropped
+    assert len(set(torch.cat(first).tolist())) == 9
+
+
+def test_augment_keeps_shape_and_depends_only_on_seed():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0
+    a = augment(x, torch.Generator().manual_seed(0))
+    b = augment(x, torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.equal(a, x)
+    assert a.sum(dim=(1, 2, 3)).sub(x.sum(dim=(1, 2, 3))).abs().max() < 0.35 * x[0].sum()
