@@ -1,0 +1,75 @@
+"""Pieces shared by the subcommands: consoles, option types and the common options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value > 10_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is unreasonably large")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else "
+                             "~/.cache/digittui/data, downloaded there when online)")
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", metavar="NAME",
+                        help="auto, cuda, cuda:N, mps or cpu (default: auto = CUDA, then MPS, then CPU)")
+    parser.add_argument("--require-device", action="store_true",
+                        help="fail instead of falling back to the CPU when --device is unavailable "
+                             "(default: fall back with a notice)")
+
+
+def add_checkpoints(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cnn", metavar="FILE",
+                        help="CNN checkpoint (default: your trained one, else the shipped one)")
+    parser.add_argument("--vae", metavar="FILE",
+                        help="VAE checkpoint (default: your trained one, else the shipped one)")
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=None) + "\n")
+    sys.stdout.flush()

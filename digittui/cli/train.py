@@ -1,0 +1,106 @@
+"""`digittui train cnn|vae`: train with a live progress bar; a checkpoint after every epoch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from digittui.cli.common import add_data_dir, add_device, console, err_console, non_negative_float, \
+    positive_float, positive_int
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train the CNN classifier or the VAE",
+        description="Train a model on MNIST and save a checkpoint after every epoch. "
+                    "Defaults are the fast recipe (CNN: >= 99% test accuracy in under a minute on a "
+                    "2-core CPU); the shipped weights used longer runs (see README).")
+    p.add_argument("kind", choices=("cnn", "vae"), help="which model to train")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="passes over the training set (default: cnn 2, vae 10)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="images per step (default: 128)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="peak learning rate of the one-cycle schedule (default: cnn 0.004, vae 0.002)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default: 0)")
+    p.add_argument("--augment", action="store_true",
+                   help="random small rotations, scalings and shifts (default: off; on for the shipped CNN)")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same run (default: 1)")
+    add_device(p)
+    add_data_dir(p)
+    p.add_argument("--output", "-o", metavar="FILE",
+                   help="checkpoint to write (default: ~/.local/share/digittui/checkpoints/KIND.pt, "
+                        "or $DIGITTUI_HOME/checkpoints/KIND.pt)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last completed epoch saved in --output (default: start afresh)")
+    p.add_argument("--json", action="store_true", help="print one JSON line per epoch instead of a progress bar (default: off)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from digittui import device as devices, paths, train as training
+    from digittui.cli.common import print_json
+
+    devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
+    config = training.TrainConfig(
+        kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
+        weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device)
+    output = Path(args.output) if args.output else paths.user_checkpoint(args.kind)
+    data_dir = paths.data_dir(args.data_dir)
+    control = training.TrainControl()
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
+                   TimeRemainingColumn(), console=console, disable=args.json)
+    task = bar.add_task(f"train {args.kind}", total=None, stats="loading data")
+
+    def on_event(event) -> None:
+        if isinstance(event, training.Started):
+            if event.notice:
+                err_console.print(f"[yellow]notice:[/] {event.notice}")
+            resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            bar.console.print(f"training {event.kind} on {event.device}: {event.epochs} epochs of "
+                              f"{event.steps_per_epoch} steps{resumed}")
+            bar.update(task, total=event.epochs * event.steps_per_epoch,
+                       completed=event.start_epoch * event.steps_per_epoch, stats="")
+        elif isinstance(event, training.Progress):
+            bar.update(task, completed=event.step,
+                       stats=f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
+                             f"{event.images_per_s:,.0f} img/s")
+        elif isinstance(event, training.EpochEnd):
+            if args.json:
+                print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2), **event.metrics})
+            else:
+                bar.console.print(f"epoch {event.epoch}/{event.epochs}: {_format_metrics(event.metrics)}"
+                                  f"  [dim]saved {event.checkpoint}[/]")
+
+    try:
+        with bar:
+            result = training.train(config, data_dir, output, resume=args.resume,
+                                    on_event=on_event, control=control)
+    except KeyboardInterrupt:
+        # Ctrl+C mid-epoch: the checkpoint on disk is the last completed epoch's, intact.
+        err_console.print(f"interrupted: {output} holds the last completed epoch" if output.is_file()
+                          else "interrupted before the first epoch completed: nothing saved")
+        return 130
+    if result.status == "diverged":
+        err_console.print(f"[bold red]training diverged:[/] {result.message}")
+        return 1
+    if result.status == "completed" and not args.json:
+        console.print(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
+    return 0
+
+
+def _format_metrics(metrics: dict) -> str:
+    parts = []
+    if "test_accuracy" in metrics:
+        parts.append(f"test accuracy {metrics['test_accuracy']:.2%}")
+    if "test_recon" in metrics:
+        parts.append(f"test loss {metrics['test_loss']:.2f} nats "
+                     f"(recon {metrics['test_recon']:.2f} + KL {metrics['test_kl']:.2f})")
+    if "train_loss" in metrics:
+        parts.append(f"train loss {metrics['train_loss']:.4f}")
+    return ", ".join(parts)

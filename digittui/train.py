@@ -1,0 +1,298 @@
+"""The training loops for the CNN and the VAE, with progress events, pause/cancel and resume.
+
+One loop serves both kinds: only the loss (`_cnn_step` / `_vae_step`) and the test metrics differ.
+Each epoch draws its shuffling, augmentation, dropout and VAE noise from seeds derived from
+(seed, epoch), so a run resumed from the checkpoint of epoch k repeats exactly what an uninterrupted
+run does from epoch k on.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Union
+
+import torch
+import torch.nn.functional as F
+
+from digittui import checkpoints
+from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
+from digittui.device import describe, resolve
+from digittui.errors import CheckpointError, DeviceError
+from digittui.evaluate import cnn_metrics, vae_metrics
+from digittui.models import CNN, VAE, CNNConfig, VAEConfig, vae_loss
+
+KINDS = ("cnn", "vae")
+
+
+@dataclass
+class TrainConfig:
+    kind: str = "cnn"  # "cnn" or "vae"
+    epochs: int = 0  # passes over the 60,000 training images; 0 = the kind's default
+    batch_size: int = 0  # images per optimizer step; 0 = the kind's default
+    lr: float = 0.0  # peak learning rate of the one-cycle schedule; 0 = the kind's default
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    augment: bool = False  # random small rotations / scalings / shifts of each batch (CNN)
+    seed: int = 1  # same seed, same run
+    device: str = "auto"  # auto | cuda | mps | cpu
+    log_every: int = 20  # steps between loss readings (each reading waits for the GPU)
+    amp: bool = True  # bf16 autocast on CUDA
+    model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with the kind's defaults filled in."""
+        epochs, batch, lr = DEFAULTS[self.kind]
+        out = TrainConfig(**asdict(self))
+        out.epochs = self.epochs or epochs
+        out.batch_size = self.batch_size or batch
+        out.lr = self.lr or lr
+        return out
+
+
+# kind -> (epochs, batch size, peak lr). The CNN's are the fast CPU recipe (>= 99.0% in well under a
+# minute on 2 cores); the shipped weights use longer runs, see README "Shipped weights".
+DEFAULTS = {"cnn": (2, 128, 4e-3), "vae": (10, 128, 2e-3)}
+
+
+@dataclass
+class Started:
+    kind: str
+    device: str  # human-readable, e.g. "NVIDIA H100" or "CPU (2 threads)"
+    notice: str | None  # e.g. "cuda is not available; using the CPU instead"
+    epochs: int
+    start_epoch: int  # > 0 when resumed
+    steps_per_epoch: int
+    train_size: int
+    test_size: int
+
+
+@dataclass
+class Progress:
+    kind: str
+    epoch: int  # 1-based, the epoch in progress
+    epochs: int
+    step: int  # global step, counting from the start of the run (resumed epochs included)
+    total_steps: int
+    loss: float  # mean training loss per image since the previous Progress (nats for the VAE)
+    images_per_s: float
+    eta_s: float  # seconds left for the whole run, test evaluations excluded
+    lr: float
+
+
+@dataclass
+class EpochEnd:
+    kind: str
+    epoch: int
+    epochs: int
+    metrics: dict  # test metrics (test_accuracy / test_loss, test_recon, test_kl) and train_loss
+    checkpoint: Path | None
+    elapsed_s: float
+    samples: torch.Tensor | None = None  # VAE: [2, K, 28, 28] originals and reconstructions, CPU
+
+
+@dataclass
+class Finished:
+    kind: str
+    status: str  # "completed" | "cancelled" | "diverged"
+    epoch: int  # last completed (and saved) epoch
+    metrics: dict
+    checkpoint: Path | None
+    elapsed_s: float
+    message: str = ""
+
+
+Event = Union[Started, Progress, EpochEnd, Finished]
+
+
+class TrainControl:
+    """Pause / resume / cancel from another thread; the loop checks between steps."""
+
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._running.set()  # wake a paused loop so it can see the cancel
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def checkpoint(self) -> bool:
+        """Block while paused; True when the loop should stop."""
+        while not self._running.wait(0.1):
+            pass
+        return self._cancel.is_set()
+
+
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    if config.kind == "cnn":
+        return CNN(CNNConfig(**config.model))
+    return VAE(VAEConfig(**config.model))
+
+
+def _cnn_step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the batch. Only the 10 digit targets occur; spare outputs are
+    pushed down like any wrong class."""
+    return F.cross_entropy(model(x).float(), y)
+
+
+def _vae_step(model: VAE, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(reconstruction + KL) per image, in nats."""
+    logits, mu, logvar = model(x)
+    recon, kl = vae_loss(logits, x, mu, logvar)
+    return (recon + kl) / x.shape[0]
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 100_003 + epoch
+
+
+@torch.no_grad()
+def _reconstructions(model: VAE, test: Digits, k: int = 8) -> torch.Tensor:
+    model.eval()
+    x = test.float_images(slice(0, k))
+    recon = model.decode(model.encode(x)[0])
+    model.train()
+    return torch.stack([x[:, 0], recon[:, 0]]).float().cpu()
+
+
+def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = False,
+          on_event: Callable[[Event], None] = lambda e: None,
+          control: TrainControl | None = None) -> Finished:
+    """Train one model and save a checkpoint to `output` after every epoch.
+
+    Returns the Finished event (also sent to `on_event`). Raises DataError, CheckpointError or
+    DeviceError for problems the user must fix.
+    """
+    config = config.resolved()
+    if config.kind not in KINDS:
+        raise ValueError(f"unknown model kind {config.kind!r}")
+    control = control or TrainControl()
+    t0 = time.perf_counter()
+    choice = resolve(config.device)
+    device = choice.device
+
+    start_epoch, opt_state, sched_state = 0, None, None
+    if resume and Path(output).is_file():
+        ckpt = checkpoints.load(output, config.kind)
+        saved = ckpt.train
+        for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay"):
+            if key in saved and saved[key] != getattr(config, key):
+                raise CheckpointError(
+                    f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
+                    f"this run asks for {getattr(config, key)!r}. Use the same options, or drop --resume."
+                )
+        model = ckpt.model
+        start_epoch, opt_state, sched_state = ckpt.epoch, ckpt.optimizer, ckpt.scheduler
+    else:
+        torch.manual_seed(config.seed)
+        model = build_model(config)
+    if control.checkpoint():
+        return _finish(on_event, config, "cancelled", start_epoch, {}, None, t0)
+
+    train_set = load_mnist(data_dir, train=True, device=device)
+    test_set = load_mnist(data_dir, train=False, device=device)
+    if control.checkpoint():
+        return _finish(on_event, config, "cancelled", start_epoch, {}, None, t0)
+
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    # One-cycle: warm up over the first quarter, then anneal. Very short runs (tests) get at least
+    # 3 scheduled steps and 2 of warm-up, because a zero-length phase divides by zero inside torch.
+    scheduled = max(total_steps, 3)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=scheduled, pct_start=max(0.25, 2 / scheduled))
+    if opt_state is not None and sched_state is not None:
+        optimizer.load_state_dict(opt_state)
+        scheduler.load_state_dict(sched_state)
+
+    step_fn = _cnn_step if config.kind == "cnn" else _vae_step
+    use_amp = config.amp and device.type == "cuda"
+    on_event(Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch,
+                     steps_per_epoch, len(train_set), len(test_set)))
+
+    metrics: dict = {}
+    saved_path: Path | None = None
+    step = start_epoch * steps_per_epoch
+    run_start_step, run_start_time = step, time.perf_counter()
+    for epoch in range(start_epoch, config.epochs):
+        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+        torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout and VAE noise
+        running = torch.zeros((), device=device)
+        epoch_loss = torch.zeros((), device=device)
+        window_start, window_steps = time.perf_counter(), 0
+        for index in epoch_batches(len(train_set), config.batch_size, generator, device):
+            if control.checkpoint():
+                return _finish(on_event, config, "cancelled", epoch, metrics, saved_path, t0)
+            x = train_set.float_images(index)
+            if config.augment:
+                x = augment(x, generator)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                loss = step_fn(model, x, train_set.labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                loss.backward()
+            except torch.OutOfMemoryError:
+                raise DeviceError(
+                    f"out of memory on {describe(device)} at batch size {config.batch_size}: "
+                    "try a smaller --batch-size") from None
+            optimizer.step()
+            scheduler.step()
+            running += loss.detach()
+            epoch_loss += loss.detach()
+            step += 1
+            window_steps += 1
+            if window_steps == config.log_every or step % steps_per_epoch == 0:
+                mean = running.item() / window_steps  # the only host sync in the step loop
+                if not math.isfinite(mean):
+                    return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
+                                   f"the loss became {mean} at step {step}: training stopped; "
+                                   f"{'the checkpoint of epoch ' + str(epoch) + ' is kept' if epoch else 'nothing was saved'}. "
+                                   "Try a smaller --lr.")
+                now = time.perf_counter()
+                rate = window_steps * config.batch_size / max(now - window_start, 1e-9)
+                done = step - run_start_step
+                per_step = (now - run_start_time) / max(done, 1)
+                on_event(Progress(config.kind, epoch + 1, config.epochs, step, total_steps, mean,
+                                  rate, per_step * (total_steps - step), scheduler.get_last_lr()[0]))
+                running.zero_()
+                window_start, window_steps = now, 0
+
+        metrics = cnn_metrics(model, test_set) if config.kind == "cnn" else vae_metrics(model, test_set)
+        metrics["train_loss"] = epoch_loss.item() / steps_per_epoch
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
+                           "the weights became NaN or infinite: nothing saved for this epoch. Try a smaller --lr.")
+        saved_path = checkpoints.save(
+            output, config.kind, model, epoch=epoch + 1, metrics=metrics, train=asdict(config),
+            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
+        samples = _reconstructions(model, test_set) if config.kind == "vae" else None
+        on_event(EpochEnd(config.kind, epoch + 1, config.epochs, metrics, saved_path,
+                          time.perf_counter() - t0, samples))
+    return _finish(on_event, config, "completed", config.epochs, metrics, saved_path or
+                   (Path(output) if Path(output).is_file() else None), t0)
+
+
+def _finish(on_event, config: TrainConfig, status: str, epoch: int, metrics: dict,
+            path: Path | None, t0: float, message: str = "") -> Finished:
+    event = Finished(config.kind, status, epoch, metrics, path, time.perf_counter() - t0, message)
+    on_event(event)
+    return event

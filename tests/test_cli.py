@@ -1,0 +1,93 @@
+"""The CLI: user errors print a message (no traceback) and exit non-zero; JSON output is parseable."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from digittui import checkpoints
+from digittui.cli import main
+from digittui.models import CNN, VAE, CNNConfig, VAEConfig
+
+
+def run_cli(*args, env=None):
+    """The CLI as a user runs it, in a subprocess: exit code and both streams."""
+    return subprocess.run([sys.executable, "-m", "digittui", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_missing_data_is_a_message_not_a_traceback(tmp_path):
+    env = dict(os.environ, DIGITTUI_DATA=str(tmp_path / "empty"))
+    # No network here and no files: torchvision's download fails and we must explain.
+    proc = run_cli("train", "cnn", "--epochs", "1", "--device", "cpu", env=env)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "--data-dir" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "cnn", "--epochs", "0"], ["train", "cnn", "--epochs", "-3"], ["train", "cnn", "--epochs", "x"],
+    ["train", "cnn", "--batch-size", "99999999999"], ["train", "cnn", "--lr", "nan"],
+    ["train", "cnn", "--lr", "-1"], ["train", "gan"],
+])
+def test_bad_numbers_exit_2_with_usage(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_unavailable_required_device_errors(capsys, tiny_mnist):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "cnn", "--device", "cuda", "--require-device", "--data-dir", str(tiny_mnist)]) == 1
+    assert "not available" in capsys.readouterr().err
+
+
+def _tiny_checkpoints(tmp_path):
+    torch.manual_seed(0)
+    cnn = checkpoints.save(tmp_path / "cnn.pt", "cnn", CNN(CNNConfig(conv1=8, conv2=8, conv3=8, hidden=16)))
+    vae = checkpoints.save(tmp_path / "vae.pt", "vae", VAE(VAEConfig(latent_dim=4, channels=8, hidden=32)))
+    return cnn, vae
+
+
+def test_evaluate_json(tmp_path, tiny_mnist, capsys):
+    cnn, vae = _tiny_checkpoints(tmp_path)
+    assert main(["evaluate", "--json", "--cnn", str(cnn), "--vae", str(vae), "--data-dir", str(tiny_mnist),
+                 "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0 <= result["cnn_test_accuracy"] <= 1 and result["vae_test_loss"] > 0
+    assert result["test_images"] == 64 and result["cnn_source"] == "given"
+
+
+def test_corrupt_checkpoint_is_named(tmp_path, tiny_mnist, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    assert main(["evaluate", "--cnn", str(bad), "--data-dir", str(tiny_mnist)]) == 1
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_classify_reports_each_file(tmp_path, capsys):
+    from PIL import Image
+
+    cnn, _ = _tiny_checkpoints(tmp_path)
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
+    img = Image.new("L", (40, 40), 255)
+    img.paste(0, (15, 5, 25, 35))
+    img.save(tmp_path / "one.png")
+    code = main(["classify", "--json", "--cnn", str(cnn), str(tmp_path / "one.png"), str(tmp_path / "blank.png")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1  # one file failed
+    assert lines[0]["file"].endswith("one.png") and 0 <= lines[0]["digit"] <= 9
+    assert len(lines[0]["probs"]) == 10
+    assert "blank" in lines[1]["error"]
+
+
+def test_train_writes_user_checkpoint_by_default(tmp_path, tiny_mnist, capsys):
+    assert main(["train", "cnn", "--epochs", "1", "--batch-size", "64", "--data-dir", str(tiny_mnist),
+                 "--device", "cpu", "--json"]) == 0
+    epoch = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert epoch["epoch"] == 1 and "test_accuracy" in epoch
+    assert checkpoints.find("cnn")[1] == "user-trained"

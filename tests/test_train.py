@@ -1,0 +1,98 @@
+"""The training loop on tiny synthetic data: events, checkpoints, resume, cancel, divergence."""
+
+import threading
+
+import pytest
+import torch
+
+from digittui import checkpoints
+from digittui.train import EpochEnd, Finished, Progress, Started, TrainConfig, TrainControl, train
+
+SMALL_CNN = {"conv1": 8, "conv2": 8, "conv3": 8, "hidden": 16}
+
+
+def _config(**kw) -> TrainConfig:
+    base = dict(kind="cnn", epochs=2, batch_size=32, lr=0.01, device="cpu", log_every=2, model=SMALL_CNN)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_events_and_checkpoint_per_epoch(tiny_mnist, tmp_path):
+    events = []
+    result = train(_config(), tiny_mnist, tmp_path / "cnn.pt", on_event=events.append)
+    assert isinstance(events[0], Started) and events[0].steps_per_epoch == 8
+    assert isinstance(events[-1], Finished) and result.status == "completed"
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and all(p.images_per_s > 0 and p.eta_s >= 0 for p in progress)
+    assert progress[-1].step == progress[-1].total_steps == 16
+    ckpt = checkpoints.load(tmp_path / "cnn.pt", "cnn")
+    assert ckpt.epoch == 2 and ckpt.metrics["test_accuracy"] == epochs[-1].metrics["test_accuracy"]
+
+
+def test_learns_the_synthetic_task(tiny_mnist, tmp_path):
+    result = train(_config(epochs=6, lr=0.02), tiny_mnist, tmp_path / "cnn.pt")
+    assert result.metrics["test_accuracy"] > 0.8  # chance is 0.1
+
+
+def test_same_seed_same_run_and_resume_matches_uninterrupted(tiny_mnist, tmp_path):
+    straight = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "a.pt")
+    # Interrupted after one epoch, then resumed with the same options.
+    control = TrainControl()
+    first = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "b.pt", control=control,
+                  on_event=lambda e: control.cancel() if isinstance(e, EpochEnd) else None)
+    assert first.status == "cancelled" and checkpoints.load(tmp_path / "b.pt").epoch == 1
+    events = []
+    resumed = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "b.pt", resume=True,
+                    on_event=events.append)
+    assert events[0].start_epoch == 1
+    a, b = checkpoints.load(tmp_path / "a.pt").model, checkpoints.load(tmp_path / "b.pt").model
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(pa.float(), pb.float(), atol=1e-5), name
+    assert resumed.metrics["test_accuracy"] == pytest.approx(straight.metrics["test_accuracy"])
+
+
+def test_resume_with_other_options_is_refused(tiny_mnist, tmp_path):
+    from digittui.errors import CheckpointError
+
+    train(_config(epochs=1), tiny_mnist, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="batch_size"):
+        train(_config(epochs=2, batch_size=16), tiny_mnist, tmp_path / "c.pt", resume=True)
+
+
+def test_cancel_from_another_thread_stops_between_steps(tiny_mnist, tmp_path):
+    control = TrainControl()
+    control.pause()
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(
+        train(_config(epochs=50), tiny_mnist, tmp_path / "d.pt", control=control)))
+    worker.start()
+    worker.join(0.5)
+    assert worker.is_alive()  # paused, waiting
+    control.cancel()
+    worker.join(5)
+    assert not worker.is_alive() and seen[0].status == "cancelled"
+    assert not (tmp_path / "d.pt").exists()  # no epoch completed: nothing written
+
+
+def test_divergence_stops_and_keeps_the_good_checkpoint(tiny_mnist, tmp_path):
+    path = tmp_path / "e.pt"
+    train(_config(epochs=1), tiny_mnist, path)
+    good = path.read_bytes()
+    result = train(_config(epochs=2, lr=1e12), tiny_mnist, tmp_path / "f.pt")
+    assert result.status == "diverged" and "smaller --lr" in result.message
+    assert not (tmp_path / "f.pt").exists()
+    assert path.read_bytes() == good
+
+
+def test_vae_training_reports_nats_and_reconstructions(tiny_mnist, tmp_path):
+    events = []
+    result = train(TrainConfig(kind="vae", epochs=1, batch_size=64, device="cpu",
+                               model={"latent_dim": 4, "channels": 8, "hidden": 32}),
+                   tiny_mnist, tmp_path / "vae.pt", on_event=events.append)
+    end = next(e for e in events if isinstance(e, EpochEnd))
+    m = result.metrics
+    assert m["test_loss"] == pytest.approx(m["test_recon"] + m["test_kl"])
+    assert 0 < m["test_loss"] < 784 * 2  # nats per image, sane range
+    assert end.samples.shape == (2, 8, 28, 28)
