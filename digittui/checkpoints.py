@@ -145,3 +145,10 @@ def load_default(kind: str, explicit: str | os.PathLike | None = None,
         raise CheckpointError(f"no {kind.upper()} weights: {path} is missing and none were trained. "
                               f"Run `digittui train {kind}` first.")
     return load(path, kind, device), source
+
+
+def strip(src: Path, dst: Path) -> Path:
+    """Copy a checkpoint without its optimizer and scheduler state: a third of the size, for sharing
+    (the shipped weights are made this way); it can no longer be resumed."""
+    ckpt = load(src)
+    return save(dst, ckpt.kind, ckpt.model, epoch=ckpt.epoch, metrics=ckpt.metrics, train=ckpt.train)

@@ -90,6 +90,7 @@ class EpochEnd:
     metrics: dict  # test metrics (test_accuracy / test_loss, test_recon, test_kl) and train_loss
     checkpoint: Path | None
     elapsed_s: float
+    images_per_s: float  # training throughput over this epoch, test evaluation excluded
     samples: torch.Tensor | None = None  # VAE: [2, K, 28, 28] originals and reconstructions, CPU
 
 
@@ -239,6 +240,7 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
         running = torch.zeros((), device=device)
         epoch_loss = torch.zeros((), device=device)
         window_start, window_steps = time.perf_counter(), 0
+        epoch_start = window_start
         for index in epoch_batches(len(train_set), config.batch_size, generator, device):
             if control.checkpoint():
                 return _finish(on_event, config, "cancelled", epoch, metrics, saved_path, t0)
@@ -275,6 +277,7 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
                                   rate, per_step * (total_steps - step), scheduler.get_last_lr()[0]))
                 running.zero_()
                 window_start, window_steps = now, 0
+        epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
 
         metrics = cnn_metrics(model, test_set) if config.kind == "cnn" else vae_metrics(model, test_set)
         metrics["train_loss"] = epoch_loss.item() / steps_per_epoch
@@ -286,7 +289,7 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
             optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
         samples = _reconstructions(model, test_set) if config.kind == "vae" else None
         on_event(EpochEnd(config.kind, epoch + 1, config.epochs, metrics, saved_path,
-                          time.perf_counter() - t0, samples))
+                          time.perf_counter() - t0, epoch_rate, samples))
     return _finish(on_event, config, "completed", config.epochs, metrics, saved_path or
                    (Path(output) if Path(output).is_file() else None), t0)
 

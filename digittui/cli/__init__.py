@@ -11,9 +11,9 @@ import argparse
 import sys
 
 from digittui import __version__
-from digittui.cli import classify, evaluate, train
+from digittui.cli import checkpoint, classify, evaluate, explore, generate, serve, train
 
-COMMANDS = [train, evaluate, classify]
+COMMANDS = [train, evaluate, classify, generate, explore, checkpoint, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:
