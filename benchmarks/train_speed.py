@@ -1,0 +1,125 @@
+"""CNN training speed: `digittui train cnn` (defaults) vs a loop written like pytorch/examples' mnist.
+
+Prints one JSON line: for each loop, wall seconds to reach 99.0% (and 99.5%) test accuracy from
+process start (torch import and data loading included), training images/s, and the ratio.
+
+    DIGITTUI_DATA=../shared/data python benchmarks/train_speed.py [--device cpu] [--baseline-epochs 3]
+
+The baseline is pytorch/examples mnist/main.py as published: its Net (two convs, dropout, 9216->128
+FC), Adadelta lr 1.0 with StepLR(gamma 0.7), batch 64, torchvision transforms per sample through a
+DataLoader, a test pass after every epoch. It runs in a subprocess too, so both pay the same imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+BASELINE = r'''
+import json, sys, time
+t0 = time.perf_counter()
+import torch, torch.nn as nn, torch.nn.functional as F
+from torchvision import datasets, transforms
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = torch.flatten(self.dropout1(x), 1)
+        x = self.dropout2(F.relu(self.fc1(x)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+root, device, epochs = sys.argv[1], torch.device(sys.argv[2]), int(sys.argv[3])
+torch.manual_seed(1)
+tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+kw = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
+train = torch.utils.data.DataLoader(datasets.MNIST(root, train=True, transform=tf), batch_size=64, shuffle=True, **kw)
+test = torch.utils.data.DataLoader(datasets.MNIST(root, train=False, transform=tf), batch_size=1000, **kw)
+model = Net().to(device)
+opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+for epoch in range(1, epochs + 1):
+    model.train(); start = time.perf_counter()
+    for x, y in train:
+        x, y = x.to(device), y.to(device)
+        opt.zero_grad(); F.nll_loss(model(x), y).backward(); opt.step()
+    rate = len(train.dataset) / (time.perf_counter() - start)
+    model.eval(); correct = 0
+    with torch.no_grad():
+        for x, y in test:
+            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
+    sched.step()
+    print(json.dumps({"epoch": epoch, "test_accuracy": correct / len(test.dataset), "images_per_s": rate}), flush=True)
+    if correct / len(test.dataset) >= 0.995:
+        break
+'''
+
+
+def timed_lines(cmd: list[str], env: dict) -> tuple[list[tuple[float, dict]], float]:
+    """Run cmd, return (seconds since launch, parsed JSON) for each JSON line it prints, and total wall."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    lines = []
+    for line in proc.stdout:
+        if line.startswith("{"):
+            lines.append((time.perf_counter() - start, json.loads(line)))
+    if proc.wait() != 0:
+        raise SystemExit(f"{cmd[:4]} failed with exit code {proc.returncode}")
+    return lines, time.perf_counter() - start
+
+
+def summarize(lines: list[tuple[float, dict]]) -> dict:
+    def first(threshold):
+        return next((round(t, 1) for t, d in lines if d["test_accuracy"] >= threshold), None)
+
+    return {
+        "seconds_to_99.0": first(0.990), "seconds_to_99.5": first(0.995),
+        "final_accuracy": lines[-1][1]["test_accuracy"] if lines else None,
+        "epochs": len(lines),
+        "images_per_s": round(sum(d["images_per_s"] for _, d in lines) / max(len(lines), 1), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--baseline-epochs", type=int, default=3,
+                        help="most epochs for the baseline; it stops early at 99.5%% (default: 3)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs for digittui (default: its default)")
+    args = parser.parse_args()
+    root = os.environ.get("DIGITTUI_DATA", "../shared/data")
+    env = dict(os.environ, DIGITTUI_DATA=root, PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "digittui", "train", "cnn", "--json", "--device", args.device,
+               "--output", os.path.join(tmp, "cnn.pt")]
+        if args.epochs:
+            cmd += ["--epochs", str(args.epochs)]
+        ours, ours_wall = timed_lines(cmd, env)
+        base, base_wall = timed_lines([sys.executable, "-c", BASELINE, root, args.device,
+                                       str(args.baseline_epochs)], env)
+    result = {"benchmark": "train_cnn", "device": args.device, "cpu_threads": os.cpu_count(),
+              "digittui": {**summarize(ours), "wall_s": round(ours_wall, 1)},
+              "baseline_pytorch_examples": {**summarize(base), "wall_s": round(base_wall, 1)}}
+    a, b = result["digittui"]["seconds_to_99.0"], result["baseline_pytorch_examples"]["seconds_to_99.0"]
+    result["speedup_to_99.0"] = round(b / a, 2) if a and b else None
+    result["throughput_ratio"] = round(result["digittui"]["images_per_s"]
+                                       / max(result["baseline_pytorch_examples"]["images_per_s"], 1e-9), 2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
