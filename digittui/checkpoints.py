@@ -6,7 +6,8 @@ On disk (a torch zip archive holding only tensors, numbers, strings, lists and d
     version  FORMAT_VERSION             config    asdict(CNNConfig | VAEConfig)
     model    state dict                 train     asdict(TrainConfig) of the run that made it
     epoch    completed epochs           metrics   {"test_accuracy": ..., "test_loss": ..., ...}
-    versions {"digittui", "torch"}      optimizer, scheduler  state dicts (for --resume)
+    versions {"digittui", "torch"}      resume    optimizer, scheduler (and, with EMA, the live
+                                                  weights): only --resume needs it
 """
 
 from __future__ import annotations
@@ -37,13 +38,12 @@ class Checkpoint:
     epoch: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
-    optimizer: dict[str, Any] | None = None
-    scheduler: dict[str, Any] | None = None
+    resume: dict[str, Any] | None = None  # optimizer / scheduler / live-weight state for --resume
 
 
 def save(path: Path, kind: str, model: torch.nn.Module, *, epoch: int = 0,
          metrics: dict | None = None, train: dict | None = None,
-         optimizer: dict | None = None, scheduler: dict | None = None) -> Path:
+         resume: dict | None = None) -> Path:
     """Write atomically: a temporary file in the same folder, flushed to disk, then renamed over
     `path`. A crash at any moment leaves either the old file or the new one, never half of one."""
     path = Path(path)
@@ -59,10 +59,9 @@ def save(path: Path, kind: str, model: torch.nn.Module, *, epoch: int = 0,
         "train": dict(train or {}),
         "versions": {"digittui": __version__, "torch": str(torch.__version__)},
     }
-    if optimizer is not None:
-        payload["optimizer"] = optimizer
-    if scheduler is not None:
-        payload["scheduler"] = scheduler
+    if resume is not None:
+        payload["resume"] = resume
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -73,6 +72,20 @@ def save(path: Path, kind: str, model: torch.nn.Module, *, epoch: int = 0,
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete half-written temporaries left by a process killed mid-save (SIGKILL skips `finally`)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, someone else's
+            pass
 
 
 def _fail(path: Path, reason: str) -> CheckpointError:
@@ -121,7 +134,7 @@ def load(path: Path, kind: str | None = None, device: torch.device | str = "cpu"
     return Checkpoint(
         kind=found, model=model, path=path, epoch=int(payload.get("epoch", 0)),
         metrics=dict(payload.get("metrics") or {}), train=dict(payload.get("train") or {}),
-        optimizer=payload.get("optimizer"), scheduler=payload.get("scheduler"),
+        resume=payload.get("resume"),
     )
 
 
@@ -148,7 +161,7 @@ def load_default(kind: str, explicit: str | os.PathLike | None = None,
 
 
 def strip(src: Path, dst: Path) -> Path:
-    """Copy a checkpoint without its optimizer and scheduler state: a third of the size, for sharing
+    """Copy a checkpoint without its resume state (optimizer etc.): a third of the size, for sharing
     (the shipped weights are made this way); it can no longer be resumed."""
     ckpt = load(src)
     return save(dst, ckpt.kind, ckpt.model, epoch=ckpt.epoch, metrics=ckpt.metrics, train=ckpt.train)

@@ -8,6 +8,7 @@ run does from epoch k on.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -40,6 +41,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cuda | mps | cpu
     log_every: int = 20  # steps between loss readings (each reading waits for the GPU)
     amp: bool = True  # bf16 autocast on CUDA
+    ema: float = 0.0  # decay of a moving average of the weights, updated every step (e.g. 0.999); the
+    # average is what gets evaluated and saved. 0 = off
+    compile: bool = False  # torch.compile the training step: ~1 min of compiling, pays off on long GPU runs
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
 
     def resolved(self) -> "TrainConfig":
@@ -160,6 +164,16 @@ def _vae_step(model: VAE, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (recon + kl) / x.shape[0]
 
 
+@torch.no_grad()
+def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """averaged <- decay * averaged + (1 - decay) * model, for weights and BatchNorm statistics."""
+    for a, p in zip(averaged.state_dict().values(), model.state_dict().values()):
+        if a.is_floating_point():
+            a.lerp_(p, 1.0 - decay)
+        else:
+            a.copy_(p)  # BatchNorm's batch counter
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     return seed * 100_003 + epoch
 
@@ -189,18 +203,23 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     choice = resolve(config.device)
     device = choice.device
 
-    start_epoch, opt_state, sched_state = 0, None, None
+    start_epoch, resume_state, averaged = 0, None, None
     if resume and Path(output).is_file():
         ckpt = checkpoints.load(output, config.kind)
         saved = ckpt.train
-        for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay"):
+        for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema"):
             if key in saved and saved[key] != getattr(config, key):
                 raise CheckpointError(
                     f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
                     f"this run asks for {getattr(config, key)!r}. Use the same options, or drop --resume."
                 )
-        model = ckpt.model
-        start_epoch, opt_state, sched_state = ckpt.epoch, ckpt.optimizer, ckpt.scheduler
+        if ckpt.resume is None:
+            raise CheckpointError(f"cannot resume from {output}: it holds weights only (stripped). "
+                                  "Drop --resume to train afresh.")
+        start_epoch, resume_state, model = ckpt.epoch, ckpt.resume, ckpt.model
+        if "live_model" in resume_state:  # saved with EMA: ckpt.model is the average
+            averaged, model = model, build_model(config)
+            model.load_state_dict(resume_state["live_model"])
     else:
         torch.manual_seed(config.seed)
         model = build_model(config)
@@ -213,6 +232,10 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
         return _finish(on_event, config, "cancelled", start_epoch, {}, None, t0)
 
     model.to(device).train()
+    if config.ema and averaged is None:
+        averaged = copy.deepcopy(model)
+    if averaged is not None:
+        averaged.to(device).eval()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -221,12 +244,16 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     scheduled = max(total_steps, 3)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=scheduled, pct_start=max(0.25, 2 / scheduled))
-    if opt_state is not None and sched_state is not None:
-        optimizer.load_state_dict(opt_state)
-        scheduler.load_state_dict(sched_state)
+    if resume_state is not None:
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
 
     step_fn = _cnn_step if config.kind == "cnn" else _vae_step
+    # The compiled module shares its parameters with `model`, which stays the one saved.
+    step_model = torch.compile(model) if config.compile else model
     use_amp = config.amp and device.type == "cuda"
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
     on_event(Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch,
                      steps_per_epoch, len(train_set), len(test_set)))
 
@@ -247,17 +274,20 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
             x = train_set.float_images(index)
             if config.augment:
                 x = augment(x, generator)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = step_fn(model, x, train_set.labels[index])
-            optimizer.zero_grad(set_to_none=True)
             try:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss = step_fn(step_model, x, train_set.labels[index])
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
             except torch.OutOfMemoryError:
                 raise DeviceError(
                     f"out of memory on {describe(device)} at batch size {config.batch_size}: "
-                    "try a smaller --batch-size") from None
+                    f"try a smaller --batch-size (e.g. {max(config.batch_size // 2, 1)}); "
+                    f"the last completed epoch ({epoch}) is kept") from None
             optimizer.step()
             scheduler.step()
+            if averaged is not None:
+                _update_average(averaged, model, config.ema)
             running += loss.detach()
             epoch_loss += loss.detach()
             step += 1
@@ -279,15 +309,18 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
                 window_start, window_steps = now, 0
         epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
 
-        metrics = cnn_metrics(model, test_set) if config.kind == "cnn" else vae_metrics(model, test_set)
+        final = averaged if averaged is not None else model  # what is evaluated, saved and used
+        metrics = cnn_metrics(final, test_set) if config.kind == "cnn" else vae_metrics(final, test_set)
         metrics["train_loss"] = epoch_loss.item() / steps_per_epoch
-        if not all(torch.isfinite(p).all() for p in model.parameters()):
+        if not all(torch.isfinite(p).all() for p in final.parameters()):
             return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
                            "the weights became NaN or infinite: nothing saved for this epoch. Try a smaller --lr.")
-        saved_path = checkpoints.save(
-            output, config.kind, model, epoch=epoch + 1, metrics=metrics, train=asdict(config),
-            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-        samples = _reconstructions(model, test_set) if config.kind == "vae" else None
+        resume_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+        if averaged is not None:
+            resume_state["live_model"] = model.state_dict()
+        saved_path = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
+                                      train=asdict(config), resume=resume_state)
+        samples = _reconstructions(final, test_set) if config.kind == "vae" else None
         on_event(EpochEnd(config.kind, epoch + 1, config.epochs, metrics, saved_path,
                           time.perf_counter() - t0, epoch_rate, samples))
     return _finish(on_event, config, "completed", config.epochs, metrics, saved_path or

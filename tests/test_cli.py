@@ -91,3 +91,25 @@ def test_train_writes_user_checkpoint_by_default(tmp_path, tiny_mnist, capsys):
     epoch = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert epoch["epoch"] == 1 and "test_accuracy" in epoch
     assert checkpoints.find("cnn")[1] == "user-trained"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from digittui.cli.common import non_negative_float, positive_float, positive_int  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=30), st.integers().map(str), st.floats().map(str)))
+def test_numeric_options_accept_only_sane_numbers(text):
+    """Counts, steps and epochs: any text is either a sane number or an argparse error, never a crash."""
+    import argparse
+
+    for parse, ok in ((positive_int, lambda v: 1 <= v <= 10_000_000),
+                      (positive_float, lambda v: v > 0 and v == v and v != float("inf")),
+                      (non_negative_float, lambda v: v >= 0 and v == v and v != float("inf"))):
+        try:
+            value = parse(text)
+        except argparse.ArgumentTypeError as exc:
+            assert str(exc)
+        else:
+            assert ok(value)

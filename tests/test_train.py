@@ -36,15 +36,16 @@ def test_learns_the_synthetic_task(tiny_mnist, tmp_path):
     assert result.metrics["test_accuracy"] > 0.8  # chance is 0.1
 
 
-def test_same_seed_same_run_and_resume_matches_uninterrupted(tiny_mnist, tmp_path):
-    straight = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "a.pt")
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_same_seed_same_run_and_resume_matches_uninterrupted(tiny_mnist, tmp_path, ema):
+    straight = train(_config(epochs=3, augment=True, ema=ema), tiny_mnist, tmp_path / "a.pt")
     # Interrupted after one epoch, then resumed with the same options.
     control = TrainControl()
-    first = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "b.pt", control=control,
+    first = train(_config(epochs=3, augment=True, ema=ema), tiny_mnist, tmp_path / "b.pt", control=control,
                   on_event=lambda e: control.cancel() if isinstance(e, EpochEnd) else None)
     assert first.status == "cancelled" and checkpoints.load(tmp_path / "b.pt").epoch == 1
     events = []
-    resumed = train(_config(epochs=3, augment=True), tiny_mnist, tmp_path / "b.pt", resume=True,
+    resumed = train(_config(epochs=3, augment=True, ema=ema), tiny_mnist, tmp_path / "b.pt", resume=True,
                     on_event=events.append)
     assert events[0].start_epoch == 1
     a, b = checkpoints.load(tmp_path / "a.pt").model, checkpoints.load(tmp_path / "b.pt").model
@@ -96,3 +97,15 @@ def test_vae_training_reports_nats_and_reconstructions(tiny_mnist, tmp_path):
     assert m["test_loss"] == pytest.approx(m["test_recon"] + m["test_kl"])
     assert 0 < m["test_loss"] < 784 * 2  # nats per image, sane range
     assert end.samples.shape == (2, 8, 28, 28)
+
+
+def test_ema_saves_the_average_not_the_live_weights(tiny_mnist, tmp_path):
+    train(_config(epochs=1, ema=0.5), tiny_mnist, tmp_path / "ema.pt")
+    ckpt = checkpoints.load(tmp_path / "ema.pt")
+    live = ckpt.resume["live_model"]
+    saved = ckpt.model.state_dict()
+    assert any(not torch.equal(saved[k].float(), live[k].float()) for k in live if live[k].is_floating_point())
+    stripped = checkpoints.strip(tmp_path / "ema.pt", tmp_path / "ema-weights.pt")
+    assert checkpoints.load(stripped).resume is None
+    with pytest.raises(Exception, match="weights only"):
+        train(_config(epochs=1, ema=0.5), tiny_mnist, stripped, resume=True)

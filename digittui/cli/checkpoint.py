@@ -34,7 +34,7 @@ def run_info(args: argparse.Namespace) -> int:
         summary = {"file": str(path), "source": source, "kind": ckpt.kind, "epoch": ckpt.epoch,
                    "config": vars(ckpt.model.config).copy(), "metrics": ckpt.metrics, "train": ckpt.train,
                    "parameters": sum(p.numel() for p in ckpt.model.parameters()),
-                   "resumable": ckpt.optimizer is not None}
+                   "resumable": ckpt.resume is not None}
         if args.json:
             print_json(summary)
         else:

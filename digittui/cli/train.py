@@ -25,7 +25,16 @@ def add_parser(sub) -> None:
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default: 0)")
     p.add_argument("--augment", action="store_true",
                    help="random small rotations, scalings and shifts (default: off; on for the shipped CNN)")
+    p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
+                   help="evaluate and save a moving average of the weights with this per-step decay, "
+                        "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
+    p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", type=_model_field,
+                   help="override a model size field, repeatable: cnn conv1, conv2, conv3, hidden, dropout; "
+                        "vae latent_dim, channels, hidden (default: the sizes in models/cnn.py, models/vae.py)")
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same run (default: 1)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the training step (default: off; costs about a minute of "
+                        "compiling, worth it on long GPU runs)")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--output", "-o", metavar="FILE",
@@ -44,10 +53,15 @@ def run(args: argparse.Namespace) -> int:
     from digittui import device as devices, paths, train as training
     from digittui.cli.common import print_json
 
+    wrong = sorted(set(dict(args.model)) & (_VAE_ONLY if args.kind == "cnn" else _CNN_ONLY))
+    if wrong:
+        err_console.print(f"[bold red]error:[/] --model {', '.join(wrong)}: not a field of the {args.kind.upper()}")
+        return 2
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
     config = training.TrainConfig(
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
-        weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device)
+        weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
+        compile=args.compile, ema=args.ema, model=dict(args.model))
     output = Path(args.output) if args.output else paths.user_checkpoint(args.kind)
     data_dir = paths.data_dir(args.data_dir)
     control = training.TrainControl()
@@ -93,6 +107,27 @@ def run(args: argparse.Namespace) -> int:
     if result.status == "completed" and not args.json:
         console.print(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
     return 0
+
+
+# Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
+_MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
+                 "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int}
+_VAE_ONLY, _CNN_ONLY = {"latent_dim", "channels"}, {"conv1", "conv2", "conv3", "dropout"}
+
+
+def _decay(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be below 1 (0 turns the average off)")
+    return value
+
+
+def _model_field(text: str) -> tuple[str, int | float]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in _MODEL_FIELDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with FIELD one of "
+                                         f"{', '.join(sorted(_MODEL_FIELDS))}")
+    return name, _MODEL_FIELDS[name](value)
 
 
 def _format_metrics(metrics: dict) -> str:
