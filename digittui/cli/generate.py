@@ -1,0 +1,126 @@
+"""`digittui generate SPEC...`: draw digits the CNN recognises, by optimizing VAE latents."""
+
+from __future__ import annotations
+
+import argparse
+
+from digittui.cli.common import add_checkpoints, add_device, console, err_console, non_negative_float, \
+    positive_float, positive_int, print_json
+
+SPEC_HELP = ("what to draw: a digit (7), a number (2026), a hybrid of two digits (3+8), or one of the "
+             "CNN's never-trained output units (class:11). 10-15 alone are ambiguous: write number:11 "
+             "or class:11. Several specs, or commas, make one batched run")
+
+
+def add_parser(sub) -> None:
+    from digittui.generate import GenerateConfig
+
+    d = GenerateConfig()
+    p = sub.add_parser(
+        "generate", help="generate digits, numbers, hybrids or unlearned classes",
+        description="Generate images the CNN classifies as the target: latents of the VAE are optimized "
+                    "so that the CNN's probability of the target rises, while staying plausible under "
+                    "the VAE's prior. All specs are optimized together in one batch.")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
+    p.add_argument("--count", "-n", type=positive_int, default=d.count,
+                   help=f"samples per spec (default: {d.count})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"same seed, same images (default: {d.seed})")
+    p.add_argument("--steps", type=positive_int, default=d.steps,
+                   help=f"most optimization steps; confident samples stop earlier (default: {d.steps})")
+    p.add_argument("--lr", type=positive_float, default=d.lr, help=f"Adam step size (default: {d.lr})")
+    p.add_argument("--prior-weight", type=non_negative_float, default=d.prior_weight,
+                   help=f"pull towards typical latents, against drifting into odd images (default: {d.prior_weight})")
+    p.add_argument("--stop-confidence", type=positive_float, default=d.stop_confidence,
+                   help=f"a sample stops once the CNN gives its target this probability; hybrids stop "
+                        f"at half of it for both digits (default: {d.stop_confidence})")
+    p.add_argument("--no-robust", action="store_true",
+                   help="skip the random shifts/rotations each step: faster, more fragile verdicts "
+                        "(default: robust)")
+    p.add_argument("--output", "-o", metavar="PNG", help="write a PNG grid of the samples (default: none)")
+    p.add_argument("--npz", metavar="FILE",
+                   help="write images, targets and confidences as a numpy .npz (default: none)")
+    p.add_argument("--gif", metavar="FILE", help="write an animated GIF of the optimization (default: none)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files (default: keep them and write NAME-1.png, NAME-2.png...)")
+    add_checkpoints(p)
+    add_device(p)
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON line per spec instead of the table (default: off)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from digittui.spec import parse_many
+
+    from digittui import export
+
+    requests = parse_many(",".join(args.specs))  # a typo fails here, before seconds of loading
+    # So does a bad output folder: the file names are settled before the work.
+    stem = "generate-" + "_".join(r.text for r in requests)
+    outputs = {kind: export.output_path(value, stem, suffix, args.overwrite)
+               for kind, value, suffix in (("png", args.output, ".png"), ("npz", args.npz, ".npz"),
+                                           ("gif", args.gif, ".gif")) if value}
+    if args.stop_confidence >= 1:
+        err_console.print("[yellow]notice:[/] --stop-confidence >= 1 is never reached: every sample "
+                          "runs all steps")
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from digittui import checkpoints, device as devices
+    from digittui.generate import GenerateConfig, generate_many, verdict
+
+    choice = devices.resolve(args.device, required=args.require_device)
+    if choice.notice:
+        err_console.print(f"[yellow]notice:[/] {choice.notice}")
+    cnn = checkpoints.load_default("cnn", args.cnn, choice.device)[0].model
+    vae = checkpoints.load_default("vae", args.vae, choice.device)[0].model
+    requests = parse_many(",".join(args.specs), cnn.config.num_outputs)
+    config = GenerateConfig(count=args.count, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,
+                            seed=args.seed, stop_confidence=args.stop_confidence, robust=not args.no_robust)
+
+    bar = Progress(TextColumn("[bold]generate"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
+                   TextColumn("{task.fields[done]}"), TimeElapsedColumn(), console=err_console,
+                   disable=args.json, transient=True)
+    task = bar.add_task("generate", total=config.steps, done="")
+    done = [0] * len(requests)
+
+    def on_step(step) -> None:
+        done[step.index] = step.done
+        if step.index == len(requests) - 1:
+            bar.update(task, completed=step.step,
+                       done=f"{sum(done)}/{len(requests) * config.count} samples confident")
+
+    with bar:
+        results = generate_many(requests, cnn, vae, config, on_step=on_step)
+
+    if args.json:
+        for r in results:
+            print_json({"spec": r.request.text, "label": r.request.label, "count": len(r.images),
+                        "steps": r.steps, "mean_confidence": round(float(r.confidence.mean()), 4),
+                        "min_confidence": round(float(r.confidence.min()), 4), "verdict": verdict(r)})
+    else:
+        table = Table(title=f"{len(requests) * config.count} samples, {results[0].steps} steps")
+        for column in ("request", "samples", "confidence mean", "min", "the CNN's verdict"):
+            table.add_column(column, justify="right" if column in ("samples", "confidence mean", "min") else "left")
+        for r in results:
+            table.add_row(r.request.label, str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
+                          f"{float(r.confidence.min()):.3f}", verdict(r))
+        console.print(table)
+
+    arrays = export.generated_arrays(results) if outputs else {}
+    if "png" in outputs:
+        titles = ["".join(map(str, row.tolist())) for r in results for row in r.predicted]
+        columns = config.count if config.count <= 32 else None  # one row per spec when it fits
+        export.save_png_grid(outputs["png"], arrays["images"], titles=titles,
+                             confidences=arrays["confidence"].tolist(),
+                             title=", ".join(r.request.label for r in results), columns=columns)
+    if "npz" in outputs:
+        export.save_npz(outputs["npz"], **arrays)
+    if "gif" in outputs:
+        width = arrays["images"].shape[-1]
+        frames = export.pad_width([r.trajectory for r in results], width)  # [T, N, 28, width]
+        export.save_gif(outputs["gif"], frames, columns=config.count if config.count <= 32 else None)
+    for path in outputs.values():
+        (err_console if args.json else console).print(f"wrote {path}", highlight=False)
+    return 0
