@@ -1,0 +1,214 @@
+"""DigitApp: the shell around the screens, and the owner of the long-running work.
+
+The app (not a screen) loads the models, the test set and runs training in thread workers: a worker
+dies with the node that started it, and the app outlives every screen. Screens learn about new state
+through signals and read it from the app. Nothing here imports torch at module level, so the first
+frame is drawn while a worker imports it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from digittui import paths
+from digittui.tui import jobs
+from digittui.tui.screens.classify import ClassifyScreen
+from digittui.tui.screens.dialogs import ConfirmScreen
+from digittui.tui.screens.explore import ExploreScreen
+from digittui.tui.screens.generate import GenerateScreen
+from digittui.tui.screens.help import HelpScreen
+from digittui.tui.screens.train import TrainScreen
+
+DRAIN_INTERVAL = 0.25  # s between folding training events into the UI (4 Hz redraws)
+
+
+class DigitApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "digittui"
+    MODES = {
+        "train": TrainScreen,
+        "classify": ClassifyScreen,
+        "generate": GenerateScreen,
+        "explore": ExploreScreen,
+        "help": HelpScreen,
+    }
+    DEFAULT_MODE = "classify"
+    BINDINGS = [
+        Binding("t", "switch_mode('train')", "Train", tooltip="Train the CNN and the VAE"),
+        Binding("c", "switch_mode('classify')", "Classify", tooltip="Browse the test set, draw a digit"),
+        Binding("g", "switch_mode('generate')", "Generate", tooltip="Generate digits guided by the CNN"),
+        Binding("e", "switch_mode('explore')", "Explore", tooltip="The VAE's latent space"),
+        Binding("question_mark", "switch_mode('help')", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, *, cnn: str | None = None, vae: str | None = None, data_dir: str | None = None,
+                 device: str = "auto") -> None:
+        super().__init__()
+        self.explicit: dict[str, str | None] = {"cnn": cnn, "vae": vae}
+        self.data_dir: Path = paths.data_dir(data_dir)
+        self.device = device
+        self.models: jobs.Models | None = None
+        self.test_set = None  # digittui.data.Digits on the CPU, once loaded
+        self.test_set_error: str | None = None
+        self.train_run: jobs.TrainRun | None = None
+        self._quit_after_training = False
+        self.models_changed: Signal[jobs.Models] = Signal(self, "models-changed")
+        self.test_set_changed: Signal[None] = Signal(self, "test-set-changed")
+        self.train_changed: Signal[jobs.TrainRun] = Signal(self, "train-changed")
+
+    def on_mount(self) -> None:
+        self.sub_title = "loading models…"
+        # After the first frame: importing torch in a thread still holds the GIL for long stretches.
+        self.call_after_refresh(self.load_models)
+        self.set_interval(DRAIN_INTERVAL, self._drain_training)
+
+    # Models and data ---------------------------------------------------------------------------
+
+    @work(thread=True, group="models", exclusive=True, exit_on_error=False)
+    def load_models(self) -> jobs.Models:
+        return jobs.load_models(self.device, self.explicit)
+
+    @work(thread=True, group="data", exclusive=True, exit_on_error=False)
+    def load_test_set(self):
+        return jobs.load_test_set(self.data_dir)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker, state = event.worker, event.state
+        if worker.group == "models" and state == WorkerState.SUCCESS:
+            self.models = worker.result
+            self.sub_title = self.models.summary()
+            for kind, error in self.models.errors.items():
+                self.notify(error, title=f"No {kind.upper()}", severity="warning", timeout=8)
+            self.models_changed.publish(self.models)
+            if self.test_set is None and self.test_set_error is None:
+                self.load_test_set()
+        elif worker.group == "data" and state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self.test_set = worker.result
+            self.test_set_error = jobs.user_message(worker.error) if state == WorkerState.ERROR else None
+            self.test_set_changed.publish(None)
+        elif worker.group == "models" and state == WorkerState.ERROR:
+            self.sub_title = "models failed to load"
+            self.notify(jobs.user_message(worker.error), title="Models", severity="error", timeout=10)
+        elif worker.group == "train" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._training_ended(worker)
+
+    # Training ----------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        return self.train_run is not None and self.train_run.active
+
+    def start_training(self, request: jobs.TrainRequest) -> None:
+        if self.training:
+            return
+        output = {kind: paths.user_checkpoint(kind) for kind in request.kinds}
+        self.train_run = jobs.TrainRun(request, output)
+        self._train(self.train_run)
+        self.train_changed.publish(self.train_run)
+
+    @work(thread=True, group="train", exclusive=True, exit_on_error=False)
+    def _train(self, run: jobs.TrainRun) -> None:
+        jobs.run_training(run, self.data_dir)
+
+    def pause_training(self) -> None:
+        run = self.train_run
+        if self.training and run.control is not None and run.status == "training":
+            run.control.pause()
+            run.status = "paused"
+            self.train_changed.publish(run)
+
+    def resume_training(self) -> None:
+        run = self.train_run
+        if self.training and run.control is not None and run.status == "paused":
+            run.control.resume()
+            run.status = "training"
+            self.train_changed.publish(run)
+
+    def stop_training(self) -> None:
+        """Ask the loop to stop after its current step; the last epoch's checkpoint stays."""
+        run = self.train_run
+        if not self.training:
+            return
+        run.request_cancel()
+        run.status = "stopping"
+        self.train_changed.publish(run)
+
+    def on_unmount(self) -> None:
+        # However the app ends, a training thread must stop too, or the process would wait for it.
+        if self.training:
+            self.train_run.request_cancel()
+
+    def _drain_training(self) -> None:
+        run = self.train_run
+        if run is None or not run.events:
+            return
+        while run.events:
+            event = run.events.popleft()
+            run.apply(event)
+        if run.status == "starting" and run.progress is not None:
+            run.status = "training"
+        self.train_changed.publish(run)
+
+    def _training_ended(self, worker: Worker) -> None:
+        run = self.train_run
+        while run.events:
+            run.apply(run.events.popleft())
+        run.status = "done"
+        if worker.state == WorkerState.ERROR:
+            run.error = jobs.user_message(worker.error)
+            self.notify(run.error, title="Training failed", severity="error", timeout=10)
+        self.train_changed.publish(run)
+        if self._quit_after_training:
+            self.exit(0)
+            return
+        trained = [kind for kind, history in run.epoch_metrics.items() if history]
+        if trained:
+            for kind in trained:
+                self.explicit[kind] = None  # the freshly trained weights win over a --cnn/--vae file
+            self.notify(f"Loading the new {' and '.join(k.upper() for k in trained)} weights", timeout=4)
+            self.load_models()
+
+    # Quitting and the command palette ---------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        if not self.training:
+            self.exit(0)
+            return
+
+        def answered(stop: bool | None) -> None:
+            if stop:
+                self._quit_after_training = True
+                self.stop_training()
+                self.notify("Stopping training; the last completed epoch is kept", timeout=10)
+
+        self.push_screen(ConfirmScreen("Training is running. Stop it and quit?\n"
+                                       "The checkpoint of the last completed epoch is kept."), answered)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode in self.MODES:
+            yield SystemCommand(f"Go to {mode.title()}", f"Switch to the {mode} screen",
+                                partial(self.switch_mode, mode))
+        # Every binding of the current screen is also a command, named by its footer description.
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or active.node is self or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(binding.description, binding.tooltip or f"Key: {binding.key_display or binding.key}",
+                                partial(self.run_action, binding.action, active.node))
+
+
+def run_app() -> int:
+    return DigitApp().run() or 0

@@ -1,0 +1,313 @@
+"""Classify screen: browse the test set with the CNN's verdicts, study its confusion matrix, and
+draw a digit (or open an image file) for a live prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from digittui.tui.jobs import user_message
+from digittui.tui.screens.dialogs import PromptScreen
+from digittui.tui.widgets import DigitImage, DrawCanvas, ProbabilityBars
+
+PAGE = 100  # images skipped by page up / page down
+DRAW_HINT = "Draw a digit: drag the mouse, or arrows + space (pen up/down)."
+
+
+@dataclass
+class Drawing:
+    """The canvas (or a file) after MNIST-style preprocessing, with the CNN's verdict."""
+
+    image: np.ndarray | None  # float [28, 28]; None when there is nothing to classify
+    prediction: object | None  # digittui.classify.Prediction
+    message: str
+    path: str | None = None  # set when the image came from a file
+
+
+@dataclass
+class Verdicts:
+    """The test set as numpy arrays, with the CNN's probabilities when a CNN is loaded."""
+
+    images: np.ndarray  # uint8 [N, 28, 28]
+    labels: np.ndarray  # int [N]
+    probs: np.ndarray | None  # float [N, outputs]
+    predicted: np.ndarray | None  # int [N], the most probable of the 10 digits
+
+    def confusion(self) -> np.ndarray:
+        matrix = np.zeros((10, 10), dtype=int)
+        np.add.at(matrix, (self.labels, self.predicted), 1)
+        return matrix
+
+
+def compute_verdicts(models, digits) -> Verdicts:
+    """Thread worker body: one pass of the CNN over the whole test set."""
+    probs = predicted = None
+    if models is not None and models.cnn is not None:
+        from digittui.evaluate import cnn_predictions
+
+        model = models.cnn.model
+        probs = cnn_predictions(model, digits.to(models.device)).numpy()
+        predicted = probs[:, :model.config.num_classes].argmax(1)
+    return Verdicts(digits.images.numpy(), digits.labels.numpy(), probs, predicted)
+
+
+class TestSetBrowser(Vertical, can_focus=True):
+    """One test image at a time, with the arrows and page keys; optionally only some images."""
+
+    BINDINGS = [
+        Binding("left", "step(-1)", "Previous"),
+        Binding("right", "step(1)", "Next"),
+        Binding("pageup", f"step(-{PAGE})", f"-{PAGE}", show=False),
+        Binding("pagedown", f"step({PAGE})", f"+{PAGE}", show=False),
+        Binding("home", "step(-1000000)", "First", show=False),
+        Binding("end", "step(1000000)", "Last", show=False),
+        Binding("j", "jump", "Jump to #"),
+        Binding("m", "toggle_misclassified", "Misclassified"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.verdicts: Verdicts | None = None
+        self.shown = np.zeros(0, dtype=int)  # test-set indices passing the filter
+        self.position = 0  # into `shown`
+        self.filter: tuple[int, int] | str = "all"  # "all", "misclassified" or (true, predicted)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="browse-left"):
+                yield DigitImage(id="browse-image")
+                yield Static("", id="browse-info")
+            with Vertical(id="browse-right"):
+                yield Static("", id="browse-verdict")
+                yield ProbabilityBars(id="browse-bars")
+                yield Static("", id="browse-filter", classes="hint")
+
+    def set_verdicts(self, verdicts: Verdicts) -> None:
+        current = self.current
+        self.verdicts = verdicts
+        self.set_filter(self.filter, keep=current)
+
+    @property
+    def current(self) -> int | None:
+        return int(self.shown[self.position]) if len(self.shown) else None
+
+    def set_filter(self, which: tuple[int, int] | str, keep: int | None = None) -> None:
+        v = self.verdicts
+        if v is None:
+            return
+        if v.predicted is None:
+            which = "all"
+        if which == "misclassified":
+            self.shown = np.flatnonzero(v.labels != v.predicted)
+        elif isinstance(which, tuple):
+            self.shown = np.flatnonzero((v.labels == which[0]) & (v.predicted == which[1]))
+        else:
+            self.shown = np.arange(len(v.labels))
+        self.filter = which
+        self.position = int(np.searchsorted(self.shown, keep)) if keep is not None and len(self.shown) else 0
+        self.position = min(self.position, max(len(self.shown) - 1, 0))
+        self.show()
+
+    def show(self) -> None:
+        v, index = self.verdicts, self.current
+        total = len(v.labels) if v is not None else 0
+        description = {"all": "all test images", "misclassified": "misclassified only"}.get(
+            self.filter if isinstance(self.filter, str) else "",
+            f"true {self.filter[0]}, predicted {self.filter[1]}" if isinstance(self.filter, tuple) else "")
+        self.query_one("#browse-filter", Static).update(
+            f"Showing {len(self.shown):,} of {total:,}: {description}\n"
+            "←/→ browse · PgUp/PgDn ±100 · j jump · m misclassified")
+        if index is None:
+            self.query_one("#browse-image", DigitImage).update(np.zeros((28, 28)))
+            self.query_one("#browse-info", Static).update("No image matches this filter.")
+            self.query_one("#browse-verdict", Static).update("")
+            self.query_one("#browse-bars", ProbabilityBars).clear()
+            return
+        label = int(v.labels[index])
+        self.query_one("#browse-image", DigitImage).update(v.images[index] / 255.0)
+        self.query_one("#browse-info", Static).update(
+            f"Test image #{index:,}\n{self.position + 1:,} of {len(self.shown):,} shown")
+        bars = self.query_one("#browse-bars", ProbabilityBars)
+        verdict = self.query_one("#browse-verdict", Static)
+        if v.probs is None:
+            verdict.update(f"True label {label} · no CNN loaded")
+            bars.clear()
+            return
+        predicted, p = int(v.predicted[index]), float(v.probs[index, v.predicted[index]])
+        mark = "correct" if predicted == label else "WRONG"
+        verdict.update(f"True {label} · predicted {predicted} ({p:.1%}) · {mark}")
+        bars.update(v.probs[index], true=label)
+
+    def action_step(self, delta: int) -> None:
+        if len(self.shown):
+            self.position = min(max(self.position + delta, 0), len(self.shown) - 1)
+            self.show()
+
+    def action_jump(self) -> None:
+        def jump(text: str | None) -> None:
+            if text is None or self.verdicts is None:
+                return
+            if not text.isdigit() or int(text) >= len(self.verdicts.labels):
+                self.notify(f"Give a test image number from 0 to {len(self.verdicts.labels) - 1}",
+                            severity="error")
+                return
+            self.set_filter("all", keep=int(text))
+
+        self.app.push_screen(PromptScreen("Jump to test image number", "0-9999"), jump)
+
+    def action_toggle_misclassified(self) -> None:
+        if self.verdicts is not None and self.verdicts.predicted is None:
+            self.notify("No CNN loaded: nothing is classified", severity="warning")
+        self.set_filter("all" if self.filter == "misclassified" else "misclassified", keep=self.current)
+
+
+class ClassifyScreen(Screen):
+    BINDINGS = [
+        Binding("b", "tab('browse')", "Browse"),
+        Binding("d", "tab('draw')", "Draw"),
+        Binding("x", "tab('confusion')", "Confusion"),
+        Binding("o", "open_file", "Open image"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="classify-tabs"):
+            with TabPane("Test set", id="browse"):
+                yield Static("Loading the test set…", id="browse-message", classes="message")
+                yield TestSetBrowser(id="browser")
+            with TabPane("Draw", id="draw"):
+                with Horizontal():
+                    yield DrawCanvas(id="canvas")
+                    with Vertical(id="draw-right"):
+                        yield Static(DRAW_HINT, id="draw-verdict")
+                        yield ProbabilityBars(id="draw-bars")
+                        yield Static("[ ] brush size · Del clear · o open an image file", classes="hint")
+            with TabPane("Confusion", id="confusion"):
+                yield Static("Rows: true digit · columns: predicted. Enter on a cell lists its images.",
+                             classes="hint")
+                yield DataTable(id="confusion-table", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#browser").display = False
+        self.app.models_changed.subscribe(self, lambda _: self._update_verdicts())
+        self.app.test_set_changed.subscribe(self, lambda _: self._update_verdicts())
+        self._update_verdicts()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id)
+
+    def _focus_tab(self, tab: str) -> None:
+        target = {"browse": "#browser", "draw": "#canvas", "confusion": "#confusion-table"}[tab]
+        self.query_one(target).focus()
+
+    # The test set ------------------------------------------------------------------------------
+
+    def _update_verdicts(self) -> None:
+        app = self.app
+        message = self.query_one("#browse-message", Static)
+        if app.test_set_error:
+            message.update(f"No MNIST test set.\n\n{app.test_set_error}\n\n"
+                           "Drawing a digit and opening image files still work (press d or o).")
+            return
+        if app.test_set is None:
+            return
+        message.update("Classifying the test set…")
+        self._verdicts_worker(app.models, app.test_set)
+
+    @work(thread=True, group="verdicts", exclusive=True, exit_on_error=False)
+    def _verdicts_worker(self, models, digits) -> Verdicts:
+        return compute_verdicts(models, digits)
+
+    def _show_verdicts(self, verdicts: Verdicts) -> None:
+        self.query_one("#browse-message").display = False
+        browser = self.query_one(TestSetBrowser)
+        browser.display = True
+        browser.set_verdicts(verdicts)
+        if self.query_one(TabbedContent).active == "browse" and self.is_current:
+            browser.focus()
+        table = self.query_one("#confusion-table", DataTable)
+        table.clear(columns=True)
+        if verdicts.predicted is None:
+            return
+        table.add_columns("true\\pred", *(str(d) for d in range(10)), "acc")
+        matrix = verdicts.confusion()
+        for digit, row in enumerate(matrix):
+            accuracy = row[digit] / max(row.sum(), 1)
+            table.add_row(str(digit), *(f"{n:,}" if n else "·" for n in row), f"{accuracy:.1%}")
+        total = np.trace(matrix) / max(matrix.sum(), 1)
+        table.add_row("all", *(f"{n:,}" for n in matrix.sum(0)), f"{total:.2%}")
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        true, predicted = event.coordinate.row, event.coordinate.column - 1
+        if 0 <= true < 10 and 0 <= predicted < 10:
+            self.query_one(TestSetBrowser).set_filter((true, predicted))
+            self.action_tab("browse")
+
+    # Drawing and files -------------------------------------------------------------------------
+
+    def on_draw_canvas_changed(self, event: DrawCanvas.Changed) -> None:
+        self._classify_drawing(event.pixels, None)
+
+    @work(thread=True, group="drawing", exclusive=True, exit_on_error=False)
+    def _classify_drawing(self, pixels: np.ndarray | None, path: str | None) -> Drawing:
+        """Preprocess like MNIST (crop, fit 20x20, centre by mass) and classify; from a file when
+        `path` is given (its ImageError is shown as an error)."""
+        from digittui.errors import ImageError
+        from digittui.preprocess import load_digit, to_mnist
+
+        try:
+            image = load_digit(path) if path else to_mnist(pixels)
+        except ImageError as exc:
+            if path:
+                raise
+            return Drawing(None, None, DRAW_HINT if not pixels.any() else str(exc))
+        models = self.app.models
+        if models is None or models.cnn is None:
+            return Drawing(image, None, "No CNN loaded: train one (t) to classify.", path)
+        from digittui.classify import classify
+
+        return Drawing(image, classify(models.cnn.model, image)[0], f"from {path}" if path else "", path)
+
+    def _show_drawing(self, drawing: Drawing) -> None:
+        if drawing.path and drawing.image is not None:
+            self.query_one(DrawCanvas).set_pixels(drawing.image)  # to edit further
+        verdict = self.query_one("#draw-verdict", Static)
+        bars = self.query_one("#draw-bars", ProbabilityBars)
+        prediction = drawing.prediction
+        if prediction is None:
+            verdict.update(drawing.message)
+            bars.clear()
+            return
+        verdict.update(f"Predicted {prediction.digit} ({prediction.confidence:.1%})"
+                       + (f"\n{drawing.message}" if drawing.message else ""))
+        bars.update(prediction.probs)
+
+    def action_open_file(self) -> None:
+        def opened(path: str | None) -> None:
+            if path:
+                self.action_tab("draw")
+                self._classify_drawing(None, path)
+
+        self.app.push_screen(PromptScreen("Open an image of a digit (PNG, JPEG, …)", "path/to/digit.png"), opened)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "verdicts" and event.state == WorkerState.SUCCESS:
+            self._show_verdicts(worker.result)
+        elif worker.group == "drawing" and event.state == WorkerState.SUCCESS:
+            self._show_drawing(worker.result)
+        elif event.state == WorkerState.ERROR and worker.group in ("verdicts", "drawing"):
+            self.notify(user_message(worker.error), title="Classify", severity="error", timeout=8)

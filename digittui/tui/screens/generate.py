@@ -1,0 +1,277 @@
+"""Generate screen: classifier-guided search of the VAE's latent space for a digit, a number, a
+hybrid (3+8) or an unlearned output unit (class:11). Samples sharpen live; results save to PNG + npz."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from digittui import paths
+from digittui.tui.jobs import user_message
+from digittui.tui.screens.dialogs import PromptScreen
+from digittui.tui.widgets import DigitGrid, LivePlot
+
+DEFAULT_COUNT = 8  # fewer than the CLI's 16: they must fit a terminal
+MORPH_FRAMES = 10
+
+
+@dataclass
+class Morph:
+    """Frames decoded along the latent path between a generated `a` and a generated `b`."""
+
+    a: int
+    b: int
+    frames: np.ndarray  # [T, 28, 28]
+    predicted: list[int]  # the CNN's digit for each frame
+    confidence: list[float]
+
+
+class GenerateScreen(Screen):
+    AUTO_FOCUS = "#generate"  # not the first field: single-key bindings work until a field is clicked
+
+    BINDINGS = [
+        Binding("r", "generate", "Generate"),
+        Binding("s", "save", "Save PNG+npz"),
+        Binding("m", "morph", "Morph a→b"),
+        Binding("x", "stop", "Stop"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: deque = deque()  # GenerateStep events from the worker, drained by a timer
+        self.results: list = []  # the last run's Generated
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="gen-body"):
+            with VerticalScroll(id="gen-form", classes="form"):
+                with Grid(classes="fields"):
+                    yield Label("What")
+                    yield Input("7", placeholder="7, 2026, 3+8, class:11", compact=True, id="gen-spec")
+                    yield Label("Count")
+                    yield Input(placeholder=str(DEFAULT_COUNT), type="integer", compact=True, id="gen-count")
+                    yield Label("Steps")
+                    yield Input(placeholder="default", type="integer", compact=True, id="gen-steps")
+                    yield Label("Prior")
+                    yield Input(placeholder="default", type="number", compact=True, id="gen-prior")
+                    yield Label("Seed")
+                    yield Input(placeholder="0", type="integer", compact=True, id="gen-seed")
+                with Horizontal(classes="buttons"):
+                    yield Button("Run", id="generate", variant="success", compact=True)
+                    yield Button("Save", id="save", compact=True)
+                    yield Button("Morph", id="morph", compact=True)
+                yield Static("What: a digit 7, a number 2026, a hybrid 3+8 or class:11, an output unit no "
+                             "training example targeted. Several: 3, 8.\nPrior: higher keeps samples "
+                             f"nearer typical digits.\nSaves to {paths.export_dir()}",
+                             classes="hint", id="gen-hint")
+            with Vertical(id="gen-view"):
+                yield Static("Press r (or enter in a field) to generate.", id="gen-status")
+                yield LivePlot("confidence", xlabel="step", ylim=(0.0, 1.0), id="gen-plot")
+                with VerticalScroll(id="gen-results"):
+                    yield DigitGrid(scale=None, id="gen-grid")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(0.25, self._drain)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        running = any(w.group == "generate" and w.is_running for w in self.workers)
+        if action in ("generate", "morph"):
+            return not running
+        if action == "stop":
+            return running
+        if action == "save":
+            return bool(self.results) and not running
+        return True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.run_action(event.button.id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_generate()
+
+    # Running -----------------------------------------------------------------------------------
+
+    def _form(self) -> dict | None:
+        """GenerateConfig fields from the form (the config itself is built in the worker: torch)."""
+        fields = {"count": ("#gen-count", int), "steps": ("#gen-steps", int),
+                  "prior_weight": ("#gen-prior", float), "seed": ("#gen-seed", int)}
+        values: dict = {"count": DEFAULT_COUNT}
+        for name, (selector, cast) in fields.items():
+            text = self.query_one(selector, Input).value.strip()
+            if text:
+                try:
+                    value = cast(text)
+                except ValueError:
+                    self.notify(f"{text!r} is not a valid {name.replace('_', ' ')}", severity="error")
+                    return None
+                if value < 0 or (name in ("count", "steps") and value == 0):
+                    self.notify(f"{name.replace('_', ' ')} must be positive", severity="error")
+                    return None
+                values[name] = value
+        if values["count"] > 256:
+            self.notify("At most 256 samples per request here (the CLI has no such limit)", severity="error")
+            return None
+        return values
+
+    def _models(self):
+        models = self.app.models
+        missing = [k.upper() for k in ("cnn", "vae") if models is None or getattr(models, k) is None]
+        if missing:
+            self.notify(f"Generation needs the {' and '.join(missing)}: "
+                        + ("still loading" if models is None else "train it on the Train screen (t)"),
+                        severity="warning")
+            return None
+        return models
+
+    def action_generate(self) -> None:
+        if not self.check_action("generate", ()):
+            return
+        form, models = self._form(), self._models()
+        if form is None or models is None:
+            return
+        self.results = []
+        self.steps.clear()
+        plot = self.query_one("#gen-plot", LivePlot)
+        plot.reset()
+        plot.redraw()
+        self.query_one("#gen-status", Static).update("Starting…")
+        self._generate(self.query_one("#gen-spec", Input).value, form, models)
+        self.refresh_bindings()
+
+    @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
+    def _generate(self, text: str, form: dict, models) -> list:
+        from digittui.generate import GenerateConfig, generate_many
+        from digittui.spec import parse_many
+
+        requests = parse_many(text, models.cnn.model.config.num_outputs)
+        worker = get_current_worker()
+        return generate_many(requests, models.cnn.model, models.vae.model, GenerateConfig(**form),
+                             on_step=self.steps.append, should_stop=lambda: worker.is_cancelled)
+
+    def action_stop(self) -> None:
+        self.workers.cancel_group(self, "generate")
+
+    def _drain(self) -> None:
+        """Show the newest snapshot of every request and extend the confidence plot (4 Hz)."""
+        if not self.steps:
+            return
+        latest: dict[int, object] = {}
+        plot = self.query_one("#gen-plot", LivePlot)
+        while self.steps:
+            step = self.steps.popleft()
+            latest[step.index] = step
+            confidence = step.confidence.numpy()
+            prefix = f"#{step.index + 1} " if step.index else ""
+            plot.add(f"{prefix}mean", step.step, float(confidence.mean()))
+            plot.add(f"{prefix}min", step.step, float(confidence.min()))
+        steps = [latest[i] for i in sorted(latest)]
+        images = [im for s in steps for im in s.images.numpy()]
+        captions = [f"{c:.2f}" for s in steps for c in s.confidence.tolist()]
+        self.query_one("#gen-grid", DigitGrid).update(images, captions)
+        done = sum(s.done for s in steps)
+        total = sum(len(s.images) for s in steps)
+        self.query_one("#gen-status", Static).update(
+            f"Step {steps[0].step}/{steps[0].steps} · {done}/{total} samples confident")
+        if self.is_current:
+            plot.redraw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group not in ("generate", "save"):
+            return
+        self.refresh_bindings()
+        if event.state == WorkerState.ERROR:
+            self.query_one("#gen-status", Static).update(user_message(worker.error))
+            self.notify(user_message(worker.error), title="Generate", severity="error", timeout=8)
+        elif event.state != WorkerState.SUCCESS:
+            return
+        elif worker.group == "save":
+            self.query_one("#gen-status", Static).update("Saved " + " and ".join(map(str, worker.result)))
+            self.notify("Saved " + ", ".join(p.name for p in worker.result), timeout=5)
+        elif isinstance(worker.result, Morph):
+            self._show_morph(worker.result)
+        else:
+            self._show_results(worker.result)
+
+    def _show_results(self, results: list) -> None:
+        from digittui.generate import verdict
+
+        self._drain()
+        self.results = results
+        images = [im for r in results for im in r.images.numpy()]
+        captions = [f"{''.join(map(str, p.tolist()))} {c:.2f}" for r in results
+                    for p, c in zip(r.predicted, r.confidence.tolist())]
+        self.query_one("#gen-grid", DigitGrid).update(images, captions)
+        stopped = " (stopped early)" if results[0].cancelled else ""
+        lines = [f"{r.request.label}: {r.steps} steps{stopped}, mean confidence "
+                 f"{float(r.confidence.mean()):.2f}; {verdict(r)}" for r in results]
+        self.query_one("#gen-status", Static).update("\n".join(lines) + "\nCaptions: the CNN's reading, "
+                                                     "confidence. s saves.")
+        self.refresh_bindings()
+
+    # Saving and morphing -----------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.results:
+            self._save(self.results)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _save(self, results: list) -> list:
+        from digittui import export
+
+        stem = "generate-" + "_".join(r.request.text for r in results)
+        arrays = export.generated_arrays(results)
+        png = export.output_path(None, stem, ".png")
+        export.save_png_grid(png, arrays["images"], confidences=arrays["confidence"].tolist(),
+                             titles=["".join(map(str, row.tolist())) for r in results for row in r.predicted],
+                             title=", ".join(r.request.label for r in results))
+        npz = export.save_npz(export.output_path(None, stem, ".npz"), **arrays)
+        return [png, npz]
+
+    def action_morph(self) -> None:
+        def chosen(text: str | None) -> None:
+            parts = (text or "").replace(" ", "").replace(">", ",").split(",")
+            if text is None:
+                return
+            if len(parts) != 2 or not all(len(p) == 1 and p.isdigit() for p in parts) or parts[0] == parts[1]:
+                self.notify("Give two different digits, like 3,8", severity="error")
+                return
+            form, models = self._form(), self._models()
+            if form is not None and models is not None:
+                self.query_one("#gen-status", Static).update(f"Morphing {parts[0]} → {parts[1]}…")
+                self._morph(int(parts[0]), int(parts[1]), form, models)
+                self.refresh_bindings()
+
+        self.app.push_screen(PromptScreen("Morph between two digits (generated, then interpolated in "
+                                          "latent space)", "3,8"), chosen)
+
+    @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
+    def _morph(self, a: int, b: int, form: dict, models) -> Morph:
+        from digittui.classify import classify
+        from digittui.generate import GenerateConfig, generate_many
+        from digittui.latent import morph
+        from digittui.spec import parse
+
+        config = GenerateConfig(**{**form, "count": 1})
+        ends = generate_many([parse(str(a)), parse(str(b))], models.cnn.model, models.vae.model, config)
+        frames = morph(models.vae.model, ends[0].latents[0, 0], ends[1].latents[0, 0], MORPH_FRAMES).numpy()
+        predictions = classify(models.cnn.model, frames)
+        return Morph(a, b, frames, [p.digit for p in predictions], [p.confidence for p in predictions])
+
+    def _show_morph(self, result: Morph) -> None:
+        self.results = []
+        captions = [f"{d} {c:.2f}" for d, c in zip(result.predicted, result.confidence)]
+        self.query_one("#gen-grid", DigitGrid).update(list(result.frames), captions)
+        self.query_one("#gen-status", Static).update(
+            f"Morph {result.a} → {result.b} in {len(result.frames)} frames along the latent path "
+            "(spherical). Captions: the CNN's reading, confidence.")

@@ -1,0 +1,52 @@
+"""Help screen: what each screen does and its keys."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown
+
+HELP = """\
+# digittui
+
+Single keys switch screens: **t** train · **c** classify · **g** generate · **e** explore ·
+**?** this help · **q** quit. **ctrl+p** opens the command palette: every action is there too.
+The footer lists the keys of the screen you are on. While a text field has the focus, keys go to
+it: press **tab** to move on.
+
+## Train (t)
+Pick the model (CNN classifier, VAE generator, or both), epochs, batch size, peak learning rate and
+device; empty fields use the model's defaults. **s** starts, **p** pauses and resumes, **x** stops
+after the current step. A checkpoint is saved after every epoch (to your digittui data folder); when training
+ends the app loads the new weights (the header then says *user-trained*). Quitting while training
+asks first and keeps the last completed epoch.
+
+## Classify (c)
+**Test set**: **←/→** browse, **PgUp/PgDn** jump 100, **Home/End**, **j** jump to an image number,
+**m** show only misclassified images. Bars show the CNN's probability per digit: `<` marks the
+prediction, `*` the true label.
+**Draw** (**d**): drag the mouse, or move with the arrows and press **space** to put the pen down or
+lift it; **[ ]** brush size, **Del** clears. The drawing is cropped, scaled and centred like MNIST
+before the CNN sees it. **o** opens an image file.
+**Confusion** (**x**): true digits in rows, predictions in columns; **enter** on a cell lists its images.
+
+## Generate (g)
+Type what to generate: a digit `7`, a number `2026`, a hybrid `3+8`, or `class:11`, an output unit
+of the CNN that no training example ever targeted. The VAE's latent space is searched for images the
+CNN reads as the target; the images sharpen live. **s** saves PNG and .npz to the export folder shown.
+
+## Explore (e)
+The VAE's latent space: test digits encoded and projected to 2-D, coloured and marked by label; a grid
+of images decoded over a plane you move with the arrows; random samples; morphs between two digits.
+
+## Data and weights
+MNIST is read from `$DIGITTUI_DATA` (the folder holding `MNIST/raw/`). Shipped weights are used until
+you train your own.
+"""
+
+
+class HelpScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Markdown(HELP, id="help-text")
+        yield Footer()

@@ -1,0 +1,189 @@
+"""Train screen: choose a model and its options, then watch loss, test metrics and (for the VAE)
+reconstructions update live. The run itself belongs to the app, so it continues on other screens."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, Select, Static
+
+from digittui import paths
+from digittui.tui.jobs import TrainRequest, TrainRun
+from digittui.tui.widgets import DigitGrid, LivePlot
+
+MODELS = [("CNN", ("cnn",)), ("VAE", ("vae",)), ("CNN, then VAE", ("cnn", "vae"))]
+DEVICES = [("auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda"), ("MPS (Apple)", "mps")]
+VAE_METRICS = (("recon", "test_recon"), ("KL", "test_kl"), ("total", "test_loss"))
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TrainScreen(Screen):
+    AUTO_FOCUS = "#start"  # not the first field: single-key bindings work until a field is clicked
+
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("x", "stop", "Stop"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="train-body"):
+            with VerticalScroll(id="train-form", classes="form"):
+                with Grid(classes="fields"):
+                    yield Label("Model")
+                    yield Select(MODELS, value=MODELS[0][1], allow_blank=False, compact=True, id="train-model")
+                    yield Label("Epochs")
+                    yield Input(placeholder="default", type="integer", compact=True, id="train-epochs")
+                    yield Label("Batch")
+                    yield Input(placeholder="default", type="integer", compact=True, id="train-batch")
+                    yield Label("Peak LR")
+                    yield Input(placeholder="default", type="number", compact=True, id="train-lr")
+                    yield Label("Device")
+                    yield Select(DEVICES, value="auto", allow_blank=False, compact=True, id="train-device")
+                with Horizontal(classes="buttons"):
+                    yield Button("Start", id="start", variant="success", compact=True)
+                    yield Button("Pause", id="pause", compact=True)
+                    yield Button("Stop", id="stop", variant="error", compact=True)
+                yield Static("Empty fields use the model's defaults (CNN 2 epochs, VAE 10). "
+                             f"Checkpoints go to {paths.user_checkpoint('cnn').parent}", id="train-output",
+                             classes="hint")
+            with Vertical(id="train-view"):
+                yield Static("Not training. Pick options and press s to start.", id="train-status")
+                # A fixed total, not indeterminate: the indeterminate bar animates on a clock.
+                yield ProgressBar(total=1, show_eta=False, id="train-progress")
+                with Horizontal(id="train-plots"):
+                    yield LivePlot("training loss", xlabel="step", id="loss-plot")
+                    yield LivePlot("test metrics", xlabel="epoch", id="metric-plot")
+                yield DigitGrid(scale=2, id="train-recon")
+                yield Static("", id="train-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#train-recon").display = False
+        self.app.train_changed.subscribe(self, self.show_run)
+        if self.app.train_run is not None:
+            self.show_run(self.app.train_run)
+        self._update_buttons()
+
+    def on_screen_resume(self) -> None:
+        if self.app.train_run is not None:
+            self.show_run(self.app.train_run)
+
+    # Actions -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        training = self.app.training
+        if action == "start":
+            return not training
+        if action in ("pause", "stop"):
+            return training
+        return True
+
+    def _request(self) -> TrainRequest | None:
+        def number(widget_id: str, cast):
+            text = self.query_one(widget_id, Input).value.strip()
+            value = cast(text) if text else 0
+            if value < 0:
+                raise ValueError(f"{text} must not be negative")
+            return value
+
+        try:
+            return TrainRequest(
+                kinds=self.query_one("#train-model", Select).value,
+                epochs=number("#train-epochs", int),
+                batch_size=number("#train-batch", int),
+                lr=number("#train-lr", float),
+                device=self.query_one("#train-device", Select).value,
+            )
+        except ValueError as exc:
+            self.notify(str(exc), title="Invalid option", severity="error")
+            return None
+
+    def action_start(self) -> None:
+        request = self._request()
+        if request is not None and not self.app.training:
+            self.query_one("#loss-plot", LivePlot).reset()
+            self.query_one("#metric-plot", LivePlot).reset()
+            self.app.start_training(request)
+
+    def action_pause(self) -> None:
+        run = self.app.train_run
+        if run is not None and run.status == "paused":
+            self.app.resume_training()
+        else:
+            self.app.pause_training()
+
+    def action_stop(self) -> None:
+        self.app.stop_training()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.run_action(event.button.id)
+
+    # Display -----------------------------------------------------------------------------------
+
+    def _update_buttons(self) -> None:
+        training = self.app.training
+        run = self.app.train_run
+        self.query_one("#start", Button).disabled = training
+        self.query_one("#stop", Button).disabled = not training
+        pause = self.query_one("#pause", Button)
+        pause.disabled = not training or run.status not in ("training", "paused")
+        pause.label = "Resume" if run is not None and run.status == "paused" else "Pause"
+        for widget in self.query("#train-form Input, #train-form Select"):
+            widget.disabled = training
+        self.refresh_bindings()
+
+    def show_run(self, run: TrainRun) -> None:
+        """Redraw from the run's history. Called at most at the app's drain rate (4 Hz), and only
+        does the plot work while this screen is visible."""
+        self._update_buttons()
+        self.query_one("#train-status", Static).update(self._status(run))
+        self.query_one("#train-log", Static).update("\n".join(run.log[-4:]))
+        progress = self.query_one("#train-progress", ProgressBar)
+        if run.progress is not None:
+            progress.update(total=run.progress.total_steps, progress=run.progress.step)
+        if not self.is_current:
+            return
+        kind = run.kind
+        loss = self.query_one("#loss-plot", LivePlot)
+        loss.title = f"{kind.upper()} training loss" + (" (nats/image)" if kind == "vae" else "")
+        loss.series = {"loss": ([s for s, _ in run.loss[kind]], [v for _, v in run.loss[kind]])}
+        metrics = self.query_one("#metric-plot", LivePlot)
+        history = run.epoch_metrics[kind]
+        epochs = [e for e, _ in history]
+        if kind == "cnn":
+            metrics.title = "test accuracy %"
+            metrics.series = {"accuracy": (epochs, [100 * m["test_accuracy"] for _, m in history])}
+        else:
+            metrics.title = "test loss (nats/image)"
+            metrics.series = {label: (epochs, [m[key] for _, m in history]) for label, key in VAE_METRICS}
+        for plot in (loss, metrics):
+            plot.redraw(force=True)
+        recon = self.query_one("#train-recon", DigitGrid)
+        if run.samples is not None and kind == "vae":
+            originals, reconstructions = run.samples
+            pairs = [np.concatenate(pair, axis=1) for pair in zip(originals, reconstructions)]
+            recon.update(pairs, ["test | recon"] * len(pairs))
+            recon.display = True
+
+    @staticmethod
+    def _status(run: TrainRun) -> str:
+        kinds = " then ".join(k.upper() for k in run.request.kinds)
+        if run.status == "done":
+            results = [f"{kind.upper()} {f.status} at epoch {f.epoch}" for kind, f in run.finished.items()]
+            return "Finished: " + ("; ".join(results) or run.error or "stopped before training began")
+        p = run.progress
+        if p is None:
+            return f"{kinds}: {run.status} (loading data and model)…"
+        state = {"paused": "PAUSED", "stopping": "stopping…"}.get(run.status, "")
+        return (f"{p.kind.upper()} epoch {p.epoch}/{p.epochs} · step {p.step:,}/{p.total_steps:,} · "
+                f"loss {p.loss:.4g} · {p.images_per_s:,.0f} img/s · ETA {_duration(p.eta_s)} {state}").rstrip()

@@ -1,0 +1,143 @@
+"""A 28x28 drawing canvas: drag with the mouse, or move a cursor with the arrows and paint with space."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from digittui.tui.widgets.digits import half_block_strips
+
+SIDE = 28
+BRUSHES = (0.5, 1.0, 1.5, 2.0, 3.0)  # radii in pixels
+
+
+class DrawCanvas(Widget, can_focus=True):
+    """Each cell shows two pixels stacked (half blocks), so pixels are square on screen.
+
+    A pen stroke paints a soft disc; `Changed` is posted after each stroke step with a copy of the
+    pixels, ink light on dark like MNIST.
+    """
+
+    DEFAULT_CSS = "DrawCanvas { width: 30; height: 16; border: round $primary; }"
+
+    BINDINGS = [
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("space", "toggle_pen", "Pen up/down"),
+        Binding("backspace,delete", "clear", "Clear"),
+        Binding("left_square_bracket", "brush(-1)", "Thinner"),
+        Binding("right_square_bracket", "brush(1)", "Thicker"),
+    ]
+
+    brush: reactive[int] = reactive(2)
+    pen_down: reactive[bool] = reactive(False)
+
+    class Changed(Message):
+        def __init__(self, canvas: "DrawCanvas", pixels: np.ndarray) -> None:
+            super().__init__()
+            self.canvas = canvas
+            self.pixels = pixels
+
+        @property
+        def control(self) -> "DrawCanvas":
+            return self.canvas
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pixels = np.zeros((SIDE, SIDE), np.float32)
+        self.cursor = (SIDE // 2, SIDE // 4)  # (column, cell row): a cell holds pixel rows 2r, 2r+1
+        self._dragging = False
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return SIDE
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return SIDE // 2
+
+    def render_line(self, y: int) -> Strip:
+        cursor = self.cursor if self.has_focus else None
+        strips = half_block_strips(self.pixels, cursor)
+        return strips[y] if y < len(strips) else Strip.blank(self.content_size.width)
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.pixels.any()
+
+    def set_pixels(self, pixels: np.ndarray) -> None:
+        """Show an image (e.g. one opened from a file and already classified) to edit further;
+        posts no Changed message."""
+        self.pixels = np.clip(np.asarray(pixels, np.float32), 0, 1).copy()
+        self.refresh()
+
+    def paint(self, column: int, cell_row: int, start: tuple[int, int] | None = None) -> None:
+        """Soft discs centred between the cell's two pixel rows, along the stroke from `start` so a
+        fast drag that skips cells still leaves a continuous line."""
+        radius = BRUSHES[self.brush]
+        ys, xs = np.mgrid[0:SIDE, 0:SIDE]
+        x0, r0 = start or (column, cell_row)
+        steps = max(abs(column - x0), abs(cell_row - r0) * 2, 1)
+        for t in np.linspace(0.0, 1.0, steps + 1):
+            cx, cy = x0 + (column - x0) * t, 2 * (r0 + (cell_row - r0) * t) + 0.5
+            ink = np.clip(radius + 0.5 - np.hypot(ys - cy, xs - cx), 0.0, 1.0)
+            np.maximum(self.pixels, ink.astype(np.float32), out=self.pixels)
+        self.refresh()
+        self._changed()
+
+    def _changed(self) -> None:
+        self.post_message(self.Changed(self, self.pixels.copy()))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        column, row = previous = self.cursor
+        self.cursor = (min(max(column + dx, 0), SIDE - 1), min(max(row + dy, 0), SIDE // 2 - 1))
+        if self.pen_down:
+            self.paint(*self.cursor, start=previous)
+        self.refresh()
+
+    def action_toggle_pen(self) -> None:
+        self.pen_down = not self.pen_down
+        if self.pen_down:
+            self.paint(*self.cursor)
+
+    def action_clear(self) -> None:
+        self.pixels[:] = 0
+        self.pen_down = False
+        self.refresh()
+        self._changed()
+
+    def action_brush(self, step: int) -> None:
+        self.brush = min(max(self.brush + step, 0), len(BRUSHES) - 1)
+        self.notify(f"brush radius {BRUSHES[self.brush]:g} px", timeout=1.5)
+
+    def _cell(self, event: events.MouseEvent) -> tuple[int, int] | None:
+        x, y = event.x - self.gutter.left, event.y - self.gutter.top
+        if 0 <= x < SIDE and 0 <= y < SIDE // 2:
+            return x, y
+        return None
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        cell = self._cell(event)
+        if cell is not None:
+            self._dragging = True
+            self.capture_mouse()
+            self.cursor = cell
+            self.paint(*cell)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            cell = self._cell(event)
+            if cell is not None and cell != self.cursor:
+                previous, self.cursor = self.cursor, cell
+                self.paint(*cell, start=previous)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()

@@ -1,0 +1,297 @@
+"""Each screen's main flow, driven through Pilot on tiny synthetic MNIST with seeded weights."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from textual.widgets import Input, Select
+
+from digittui import paths
+from tests.tui.helpers import ready, run, wait_for
+
+
+def test_importing_the_app_does_not_import_torch():
+    """The first frame must not wait for torch: it is imported by the model-loading worker."""
+    code = "import sys, digittui.tui.app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_header_shows_device_and_weights(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.sub_title == "loading models…"  # the first frame does not wait
+            await ready(pilot)
+            assert app.sub_title.startswith("CPU") and "CNN+VAE given" in app.sub_title
+
+    run(scenario)
+
+
+def test_train_a_tiny_cnn_then_the_app_uses_it(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            screen = app.screen
+            screen.query_one("#train-device", Select).value = "cpu"
+            screen.query_one("#train-epochs", Input).value = "1"
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.train_run is not None and app.train_run.status == "done")
+            assert app.train_run.finished["cnn"].status == "completed"
+            assert paths.user_checkpoint("cnn").is_file()
+            await wait_for(pilot, lambda: "CNN user-trained" in app.sub_title)
+            assert "Finished: CNN completed at epoch 1" in str(screen.query_one("#train-status").content)
+            assert screen.query_one("#loss-plot").series["loss"][0]  # the loss was plotted
+
+    run(scenario)
+
+
+def test_pause_resume_and_stop(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            app.screen.query_one("#train-epochs", Input).value = "500"
+            await pilot.press("s")
+            run_ = app.train_run
+            await wait_for(pilot, lambda: run_.progress is not None)
+            await pilot.press("p")
+            assert run_.status == "paused" and run_.control.paused
+            await pilot.press("p")
+            assert run_.status == "training" and not run_.control.paused
+            await pilot.press("x")
+            await wait_for(pilot, lambda: run_.status == "done")
+            assert run_.finished["cnn"].status == "cancelled"
+
+    run(scenario)
+
+
+def test_quit_while_training_asks_then_stops_and_keeps_the_checkpoint(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            app.screen.query_one("#train-epochs", Input).value = "500"
+            await pilot.press("s")
+            run_ = app.train_run
+            await wait_for(pilot, lambda: run_.epoch_metrics["cnn"])  # one epoch saved
+            await pilot.press("q")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("n")  # changed my mind: still training
+            assert app.training
+            await pilot.press("q")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.is_running)
+        assert run_.finished["cnn"].status == "cancelled"
+        from digittui import checkpoints
+
+        assert checkpoints.load(paths.user_checkpoint("cnn"), "cnn").epoch >= 1
+
+    run(scenario)
+
+
+def test_browse_the_test_set_and_filter_misclassified(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            browser = app.screen.query_one("#browser")
+            await wait_for(pilot, lambda: browser.verdicts is not None)
+            assert browser.current == 0
+            await pilot.press("right", "right")
+            assert browser.current == 2
+            await pilot.press("end")
+            assert browser.current == 63
+            await pilot.press("m")
+            v = browser.verdicts
+            assert list(browser.shown) == list(np.flatnonzero(v.labels != v.predicted))
+            assert "misclassified only" in str(app.screen.query_one("#browse-filter").content)
+            await pilot.press("j")
+            await pilot.press("1", "0", "enter")
+            assert browser.current == 10 and browser.filter == "all"
+
+    run(scenario)
+
+
+def test_confusion_cell_lists_its_images(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            browser = app.screen.query_one("#browser")
+            await wait_for(pilot, lambda: browser.verdicts is not None)
+            await pilot.press("x")
+            table = app.screen.query_one("#confusion-table")
+            assert table.row_count == 11  # ten digits and the totals
+            table.move_cursor(row=3, column=4)  # true 3, predicted 3
+            await pilot.press("enter")
+            v = browser.verdicts
+            assert browser.filter == (3, 3)
+            assert list(browser.shown) == list(np.flatnonzero((v.labels == 3) & (v.predicted == 3)))
+
+    run(scenario)
+
+
+def test_without_mnist_the_screen_says_how_to_point_at_it(make_app, tmp_path):
+    async def scenario():
+        app = make_app(data_dir=str(tmp_path / "nowhere"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.pause(0.1)
+            message = str(app.screen.query_one("#browse-message").content)
+            assert "DIGITTUI_DATA" in message and "Drawing a digit" in message
+
+    run(scenario)
+
+
+def test_draw_with_the_keyboard_gets_a_prediction(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("d")
+            canvas = app.screen.query_one("#canvas")
+            assert canvas.has_focus
+            await pilot.press("space", *["down"] * 5, "space")
+            assert canvas.pixels.sum() > 10
+            await wait_for(pilot, lambda: "Predicted" in str(app.screen.query_one("#draw-verdict").content))
+            await pilot.press("delete")
+            assert canvas.is_blank
+
+    run(scenario)
+
+
+def test_draw_with_the_mouse(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("d")
+            canvas = app.screen.query_one("#canvas")
+            await pilot.mouse_down(canvas, offset=(14, 3))
+            await pilot.hover(canvas, offset=(14, 12))
+            await pilot.mouse_up(canvas, offset=(14, 12))
+            column = canvas.pixels[:, 13]
+            assert column[6:22].min() > 0.5  # one continuous stroke from row 3 to row 12 (pixels 6-25)
+            await wait_for(pilot, lambda: "Predicted" in str(app.screen.query_one("#draw-verdict").content))
+
+    run(scenario)
+
+
+def test_open_an_image_file(make_app, tmp_path):
+    from PIL import Image
+
+    picture = np.full((60, 40), 255, np.uint8)
+    picture[10:50, 18:23] = 0  # a dark "1" on white paper
+    path = tmp_path / "one.png"
+    Image.fromarray(picture).save(path)
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("o")
+            await pilot.press(*str(path), "enter")
+            await wait_for(pilot, lambda: "from" in str(app.screen.query_one("#draw-verdict").content))
+            assert app.screen.query_one("#canvas").pixels.max() > 0.9
+
+    run(scenario)
+
+
+def test_generate_then_save_png_and_npz(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            screen = app.screen
+            screen.query_one("#gen-spec", Input).value = "3+8"
+            screen.query_one("#gen-count", Input).value = "4"
+            screen.query_one("#gen-steps", Input).value = "10"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: screen.results)
+            assert screen.results[0].images.shape == (4, 28, 28)
+            assert screen.query_one("#gen-plot").series["mean"][0]  # confidence plotted per step
+            await pilot.press("s")
+            exports = paths.export_dir()
+            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 2)
+            assert sorted(p.suffix for p in exports.iterdir()) == [".npz", ".png"]
+            assert str(exports) in str(screen.query_one("#gen-hint").content)
+
+    run(scenario)
+
+
+def test_generate_reports_a_bad_request(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            app.screen.query_one("#gen-spec", Input).value = "12"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: "ambiguous" in str(app.screen.query_one("#gen-status").content))
+
+    run(scenario)
+
+
+def test_morph_between_two_digits(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            app.screen.query_one("#gen-steps", Input).value = "3"
+            await pilot.press("m", "3", ",", "8", "enter")
+            await wait_for(pilot, lambda: "Morph 3 → 8" in str(app.screen.query_one("#gen-status").content))
+
+    run(scenario)
+
+
+def test_explore_map_pan_and_random_samples(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("e")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.map is not None)
+            assert len(screen.map.points) == 64  # the whole tiny test set
+            grid = screen.query_one("#explore-grid")
+            await wait_for(pilot, lambda: grid._images)
+            await pilot.press("right", "up")
+            assert (screen.view.x, screen.view.y) == (0.75, 0.75)
+            await pilot.press("minus")
+            assert screen.view.extent > 1.5
+            await pilot.press("r")
+            await wait_for(pilot, lambda: "Random" in str(screen.query_one("#explore-status").content))
+
+    run(scenario)
+
+
+def test_every_binding_is_in_the_command_palette(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            titles = {c.title for c in app.get_system_commands(app.screen)}
+            assert {"Start", "Go to Generate", "Go to Explore", "Go to Help"} <= titles
+
+    run(scenario)
+
+
+def test_screens_keep_their_state(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            browser = app.screen.query_one("#browser")
+            await wait_for(pilot, lambda: browser.verdicts is not None)
+            await pilot.press("right", "right", "right", "question_mark", "c")
+            assert app.screen.query_one("#browser").current == 3
+
+    run(scenario)

@@ -1,0 +1,172 @@
+"""Snapshots of every screen at 80x24 (the smallest supported size) and one larger, with seeded
+weights, the tiny synthetic MNIST and no clocks, so they only change when the UI does.
+
+Update after an intended change: pytest tests/tui/test_tui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from tests.tui.helpers import ready, settled, wait_for
+
+pytestmark = pytest.mark.usefixtures("fixed_device_name", "fixed_home")
+
+
+@pytest.fixture
+def fixed_home(monkeypatch):
+    """Screens show where checkpoints go: the same path on every run. Nothing is written there."""
+    monkeypatch.setenv("DIGITTUI_HOME", "/nonexistent/digittui-home")
+
+
+# Shell and classify ----------------------------------------------------------------------------
+
+def test_classify_browse(snap_compare, make_app):
+    """The first screen: a test digit in half-blocks, its probability bars, true vs predicted."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#browser").verdicts is not None)
+        await pilot.press("right")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_classify_browse_misclassified_wide(snap_compare, make_app):
+    """Misclassified filter on a larger terminal: the layout grows, the footer shows more keys."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#browser").verdicts is not None)
+        await pilot.press("m")
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=before)
+
+
+def test_classify_confusion(snap_compare, make_app):
+    """The confusion matrix of the (seeded, untrained) CNN on the tiny test set."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#browser").verdicts is not None)
+        await pilot.press("x")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_classify_draw(snap_compare, make_app):
+    """A stroke drawn with the keyboard cursor and the CNN's live verdict."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("d", "space", *["down"] * 6, "right", "right", "space")
+        await wait_for(pilot, lambda: "Predicted" in str(pilot.app.screen.query_one("#draw-verdict").content))
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_classify_without_data(snap_compare, make_app):
+    """No MNIST: the screen says how to point at it."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(data_dir="/nonexistent/mnist"), terminal_size=(80, 24), run_before=before)
+
+
+def test_help(snap_compare, make_app):
+    """The help screen."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+# Train -----------------------------------------------------------------------------------------
+
+def _finished_vae_run():
+    """A VAE run's history as the engine reports it, without training (no clocks, fixed numbers)."""
+    import torch
+
+    from digittui.train import EpochEnd, Finished, Progress, Started
+    from digittui.tui.jobs import TrainRequest, TrainRun
+
+    run = TrainRun(TrainRequest(kinds=("vae",), epochs=3), {"vae": None})
+    events = [Started("vae", "CPU", None, 3, 0, 100, 60000, 10000)]
+    for step in range(20, 301, 20):
+        events.append(Progress("vae", (step - 1) // 100 + 1, 3, step, 300, 200 * 0.99 ** step + 100,
+                               5000.0, (300 - step) * 0.05, 1e-3))
+        if step % 100 == 0:
+            epoch = step // 100
+            x = torch.zeros(2, 8, 28, 28)
+            x[:, :, 6:22, 12:16] = 1.0  # a bar as "test image", a softer one as its reconstruction
+            x[1] *= 0.6
+            events.append(EpochEnd("vae", epoch, 3, {"test_loss": 130 - 5 * epoch, "test_recon": 110 - 6 * epoch,
+                                                     "test_kl": 20 + epoch}, None, 10.0 * epoch, x))
+    events.append(Finished("vae", "completed", 3, {}, None, 30.0))
+    for event in events:
+        run.apply(event)
+    run.status = "done"
+    return run
+
+
+def test_train_finished_vae_run(snap_compare, make_app):
+    """Loss per step, test recon/KL/total per epoch, the progress bar and the reconstructions."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("t")
+        app = pilot.app
+        app.train_run = _finished_vae_run()
+        app.train_changed.publish(app.train_run)
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(), terminal_size=(100, 32), run_before=before)
+
+
+def test_train_form(snap_compare, make_app):
+    """The train screen before any run, at 80x24."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("t")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+# Generate and explore -------------------------------------------------------------------------
+
+def test_generate_results(snap_compare, make_app):
+    """Seeded generation: the results grid with the CNN's reading and confidence, the plot."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("g")
+        screen = pilot.app.screen
+        screen.query_one("#gen-count", Input).value = "6"
+        screen.query_one("#gen-steps", Input).value = "10"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.results)
+        screen.query_one("#gen-hint").update("Saves to the export folder")  # a tmp path otherwise
+
+    assert snap_compare(make_app(), terminal_size=(100, 32), run_before=before)
+
+
+def test_explore_map_and_plane(snap_compare, make_app):
+    """The latent map marked by digit, the decoded plane's box on it, and the decoded grid."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("e")
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.map is not None)
+        grid = screen.query_one("#explore-grid")
+        await wait_for(pilot, lambda: grid._images)
+        await pilot.press("left")
+        await settled(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
