@@ -25,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"digittui {__version__}")
+    # For the TUI only; distinct dests, since a subcommand's own --data-dir default would overwrite these.
+    app = parser.add_argument_group("terminal UI options (without a command)")
+    app.add_argument("--data-dir", dest="app_data_dir", metavar="DIR",
+                     help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else ~/.cache/digittui/data)")
+    app.add_argument("--cnn", dest="app_cnn", metavar="FILE", help="CNN checkpoint (default: yours, else shipped)")
+    app.add_argument("--vae", dest="app_vae", metavar="FILE", help="VAE checkpoint (default: yours, else shipped)")
+    app.add_argument("--device", dest="app_device", default="auto", metavar="NAME",
+                     help="auto, cuda, mps or cpu (default: auto)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
@@ -37,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from digittui.tui.app import run_app
 
-        return run_app()
+        return run_app(cnn=args.app_cnn, vae=args.app_vae, data_dir=args.app_data_dir, device=args.app_device)
     from digittui.errors import DigitError
     from digittui.cli.common import err_console
 

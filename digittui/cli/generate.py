@@ -110,11 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
     arrays = export.generated_arrays(results) if outputs else {}
     if "png" in outputs:
-        titles = ["".join(map(str, row.tolist())) for r in results for row in r.predicted]
         columns = config.count if config.count <= 32 else None  # one row per spec when it fits
-        export.save_png_grid(outputs["png"], arrays["images"], titles=titles,
-                             confidences=arrays["confidence"].tolist(),
-                             title=", ".join(r.request.label for r in results), columns=columns)
+        export.save_generated_grid(outputs["png"], results, columns=columns)
     if "npz" in outputs:
         export.save_npz(outputs["npz"], **arrays)
     if "gif" in outputs:

@@ -210,5 +210,6 @@ class DigitApp(App[int]):
                                 partial(self.run_action, binding.action, active.node))
 
 
-def run_app() -> int:
-    return DigitApp().run() or 0
+def run_app(**options) -> int:
+    """Run the app; options are DigitApp's (cnn, vae, data_dir, device)."""
+    return DigitApp(**options).run() or 0

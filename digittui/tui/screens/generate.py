@@ -230,12 +230,8 @@ class GenerateScreen(Screen):
         from digittui import export
 
         stem = "generate-" + "_".join(r.request.text for r in results)
-        arrays = export.generated_arrays(results)
-        png = export.output_path(None, stem, ".png")
-        export.save_png_grid(png, arrays["images"], confidences=arrays["confidence"].tolist(),
-                             titles=["".join(map(str, row.tolist())) for r in results for row in r.predicted],
-                             title=", ".join(r.request.label for r in results))
-        npz = export.save_npz(export.output_path(None, stem, ".npz"), **arrays)
+        png = export.save_generated_grid(export.output_path(None, stem, ".png"), results)
+        npz = export.save_npz(export.output_path(None, stem, ".npz"), **export.generated_arrays(results))
         return [png, npz]
 
     def action_morph(self) -> None:
