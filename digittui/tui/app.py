@@ -8,6 +8,7 @@ frame is drawn while a worker imports it.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -29,6 +30,15 @@ from digittui.tui.screens.help import HelpScreen
 from digittui.tui.screens.train import TrainScreen
 
 DRAIN_INTERVAL = 0.25  # s between folding training events into the UI (4 Hz redraws)
+HANGUP_CHECK_INTERVAL = 2.0  # s between checks that the controlling terminal still exists
+
+
+def _has_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+        return True
+    except OSError:
+        return False
 
 
 class DigitApp(App[int]):
@@ -71,6 +81,14 @@ class DigitApp(App[int]):
         # After the first frame: importing torch in a thread still holds the GIL for long stretches.
         self.call_after_refresh(self.load_models)
         self.set_interval(DRAIN_INTERVAL, self._drain_training)
+        if not self.is_headless and _has_terminal():
+            # A terminal that hangs up (SSH dropped, tmux pane killed) does not always send us SIGHUP:
+            # under `make run` only make's shell gets it, and the app would spin on the dead tty.
+            self.set_interval(HANGUP_CHECK_INTERVAL, self._exit_if_terminal_gone)
+
+    def _exit_if_terminal_gone(self) -> None:
+        if not _has_terminal():
+            self.exit(1)  # on_unmount stops training; the last completed epoch stays on disk
 
     # Models and data ---------------------------------------------------------------------------
 
