@@ -180,10 +180,9 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 @torch.no_grad()
 def _reconstructions(model: VAE, test: Digits, k: int = 8) -> torch.Tensor:
-    model.eval()
+    """The first k test digits and their decoded posterior means (encode/decode ignore train mode)."""
     x = test.float_images(slice(0, k))
     recon = model.decode(model.encode(x)[0])
-    model.train()
     return torch.stack([x[:, 0], recon[:, 0]]).float().cpu()
 
 
@@ -295,9 +294,9 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
             if window_steps == config.log_every or step % steps_per_epoch == 0:
                 mean = running.item() / window_steps  # the only host sync in the step loop
                 if not math.isfinite(mean):
+                    kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "nothing was saved"
                     return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
-                                   f"the loss became {mean} at step {step}: training stopped; "
-                                   f"{'the checkpoint of epoch ' + str(epoch) + ' is kept' if epoch else 'nothing was saved'}. "
+                                   f"the loss became {mean} at step {step}: training stopped; {kept}. "
                                    "Try a smaller --lr.")
                 now = time.perf_counter()
                 rate = window_steps * config.batch_size / max(now - window_start, 1e-9)

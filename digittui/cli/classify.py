@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_device, console, err_console, print_json
+from digittui.cli.common import add_checkpoints, add_device, console, err_console, print_json
 
 
 def add_parser(sub) -> None:
@@ -13,8 +13,7 @@ def add_parser(sub) -> None:
         description="Predict digits in image files. Each image is made MNIST-like first: grayscale, "
                     "dark-on-light inverted, cropped, scaled into a 20x20 box and centred by mass in 28x28.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPG, ...)")
-    p.add_argument("--cnn", metavar="FILE",
-                   help="CNN checkpoint (default: your trained one, else the shipped one)")
+    add_checkpoints(p, ("cnn",))
     p.add_argument("--top", type=int, default=3, metavar="K", help="probabilities to show per image (default: 3)")
     add_device(p)
     p.add_argument("--json", action="store_true",

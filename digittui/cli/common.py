@@ -63,11 +63,10 @@ def add_device(parser: argparse.ArgumentParser) -> None:
                              "(default: fall back with a notice)")
 
 
-def add_checkpoints(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cnn", metavar="FILE",
-                        help="CNN checkpoint (default: your trained one, else the shipped one)")
-    parser.add_argument("--vae", metavar="FILE",
-                        help="VAE checkpoint (default: your trained one, else the shipped one)")
+def add_checkpoints(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = ("cnn", "vae")) -> None:
+    for kind in kinds:
+        parser.add_argument(f"--{kind}", metavar="FILE",
+                            help=f"{kind.upper()} checkpoint (default: your trained one, else the shipped one)")
 
 
 def print_json(obj) -> None:

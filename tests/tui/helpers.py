@@ -32,3 +32,13 @@ async def settled(pilot) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: not any(w.is_running for w in app.workers))
     await pilot.pause(0.1)
+
+
+async def start_long_training(pilot):
+    """From any screen: a 500-epoch CNN run on the Train screen, which a test then pauses or stops."""
+    from textual.widgets import Input
+
+    await pilot.press("t")
+    pilot.app.screen.query_one("#train-epochs", Input).value = "500"
+    await pilot.press("s")
+    return pilot.app.train_run

@@ -10,7 +10,7 @@ import numpy as np
 from textual.widgets import Input, Select
 
 from digittui import paths
-from tests.tui.helpers import ready, run, wait_for
+from tests.tui.helpers import ready, run, start_long_training, wait_for
 
 
 def test_importing_the_app_does_not_import_torch():
@@ -54,10 +54,7 @@ def test_pause_resume_and_stop(make_app):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("t")
-            app.screen.query_one("#train-epochs", Input).value = "500"
-            await pilot.press("s")
-            run_ = app.train_run
+            run_ = await start_long_training(pilot)
             await wait_for(pilot, lambda: run_.progress is not None)
             await pilot.press("p")
             assert run_.status == "paused" and run_.control.paused
@@ -74,10 +71,7 @@ def test_quit_while_training_asks_then_stops_and_keeps_the_checkpoint(make_app):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("t")
-            app.screen.query_one("#train-epochs", Input).value = "500"
-            await pilot.press("s")
-            run_ = app.train_run
+            run_ = await start_long_training(pilot)
             await wait_for(pilot, lambda: run_.epoch_metrics["cnn"])  # one epoch saved
             await pilot.press("q")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
