@@ -108,11 +108,11 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10
             max_shift: float = 2.0, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
     """Random small rotations, scalings and shifts of a float batch [B, 1, 28, 28], done on x's device.
 
-    The parameters come from the CPU generator (4 numbers per image), so results depend on the seed,
-    not on the device.
+    The parameters (4 numbers per image) come from `generator`, drawn on its device: a CPU generator
+    gives the same results on every device, one on x's device saves a host-to-device copy.
     """
     b = x.shape[0]
-    u = torch.rand(b, 4, generator=generator)
+    u = torch.rand(b, 4, generator=generator, device=generator.device)
     angle = (u[:, 0] * 2 - 1) * math.radians(max_degrees)
     s = scale[0] + u[:, 1] * (scale[1] - scale[0])
     shift = (u[:, 2:] * 2 - 1) * (max_shift * 2 / x.shape[-1])  # pixels -> [-1, 1] grid units

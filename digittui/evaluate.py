@@ -14,16 +14,17 @@ def cnn_metrics(model: CNN, digits: Digits, batch_size: int = 1000) -> dict[str,
     """{"test_accuracy": fraction correct, "test_loss": mean cross-entropy} over `digits`."""
     was_training = model.training
     model.eval()
-    correct, loss = 0, 0.0
+    totals = torch.zeros(2, device=digits.labels.device)  # [correct, loss]: read back once at the end
     for start in range(0, len(digits), batch_size):
         x = digits.float_images(slice(start, start + batch_size))
         y = digits.labels[start:start + batch_size]
         logits = model(x).float()
-        loss += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
+        totals[0] += (logits.argmax(1) == y).sum()
+        totals[1] += F.cross_entropy(logits, y, reduction="sum")
     model.train(was_training)
     n = max(len(digits), 1)
-    return {"test_accuracy": correct / n, "test_loss": loss / n}
+    correct, loss = totals.tolist()
+    return {"test_accuracy": round(correct) / n, "test_loss": loss / n}
 
 
 @torch.no_grad()
@@ -41,13 +42,12 @@ def vae_metrics(model: VAE, digits: Digits, batch_size: int = 1000) -> dict[str,
     (as pytorch/examples' VAE does in eval mode)."""
     was_training = model.training
     model.eval()
-    recon = kl = 0.0
+    totals = torch.zeros(2, device=digits.labels.device)  # [recon, kl]: read back once at the end
     for start in range(0, len(digits), batch_size):
         x = digits.float_images(slice(start, start + batch_size))
         logits, mu, logvar = model(x)
-        r, k = vae_loss(logits, x, mu, logvar)
-        recon += r.item()
-        kl += k.item()
+        totals += torch.stack(vae_loss(logits, x, mu, logvar))
     model.train(was_training)
     n = max(len(digits), 1)
+    recon, kl = totals.tolist()
     return {"test_loss": (recon + kl) / n, "test_recon": recon / n, "test_kl": kl / n}

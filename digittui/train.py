@@ -24,6 +24,7 @@ from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, loa
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DeviceError
 from digittui.evaluate import cnn_metrics, vae_metrics
+from digittui.graphstep import GraphedStep
 from digittui.models import CNN, VAE, CNNConfig, VAEConfig, vae_loss
 
 KINDS = ("cnn", "vae")
@@ -43,7 +44,10 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA
     ema: float = 0.0  # decay of a moving average of the weights, updated every step (e.g. 0.999); the
     # average is what gets evaluated and saved. 0 = off
-    compile: bool = False  # torch.compile the training step: ~1 min of compiling, pays off on long GPU runs
+    compile: bool = False  # torch.compile the model: ~20 s of compiling, and on the GPU no faster
+    # than eager here (launch-bound: benchmarks/RESULTS.md); cuda_graph is what pays
+    cuda_graph: bool = True  # on CUDA, replay each step's forward and backward as one CUDA graph
+    # (digittui/graphstep.py): 4.1 -> 0.5 ms per CNN step on an H200. Ignored with compile
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
 
     def resolved(self) -> "TrainConfig":
@@ -96,6 +100,8 @@ class EpochEnd:
     elapsed_s: float
     images_per_s: float  # training throughput over this epoch, test evaluation excluded
     samples: torch.Tensor | None = None  # VAE: [2, K, 28, 28] originals and reconstructions, CPU
+    train_s: float = 0.0  # seconds since the first step of this run: steps, test passes and saves,
+    # without the data loading and model setup that elapsed_s includes
 
 
 @dataclass
@@ -164,14 +170,24 @@ def _vae_step(model: VAE, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (recon + kl) / x.shape[0]
 
 
-@torch.no_grad()
-def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """averaged <- decay * averaged + (1 - decay) * model, for weights and BatchNorm statistics."""
-    for a, p in zip(averaged.state_dict().values(), model.state_dict().values()):
-        if a.is_floating_point():
-            a.lerp_(p, 1.0 - decay)
-        else:
-            a.copy_(p)  # BatchNorm's batch counter
+def _average_updater(averaged: torch.nn.Module, model: torch.nn.Module,
+                     decay: float) -> Callable[[], None]:
+    """A function doing averaged <- decay * averaged + (1 - decay) * model, for weights and BatchNorm
+    statistics, in one multi-tensor kernel per group: per-tensor updates cost a launch each, which
+    on the GPU was more than the training step itself."""
+    pairs = list(zip(averaged.state_dict().values(), model.state_dict().values()))
+    floats = [(a, p) for a, p in pairs if a.is_floating_point()]
+    counters = [(a, p) for a, p in pairs if not a.is_floating_point()]  # BatchNorm's batch counters
+    float_a, float_p = [a for a, _ in floats], [p for _, p in floats]
+    count_a, count_p = [a for a, _ in counters], [p for _, p in counters]
+
+    @torch.no_grad()
+    def update() -> None:
+        torch._foreach_lerp_(float_a, float_p, 1.0 - decay)
+        if count_a:  # the VAE has none, and the foreach ops reject empty lists
+            torch._foreach_copy_(count_a, count_p)
+
+    return update
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -235,7 +251,9 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
         averaged = copy.deepcopy(model)
     if averaged is not None:
         averaged.to(device).eval()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel for the whole update on CUDA instead of a handful per parameter group
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                  fused=device.type == "cuda")
     steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     # One-cycle: warm up over the first quarter, then anneal. Very short runs (tests) get at least
@@ -251,8 +269,11 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     # The compiled module shares its parameters with `model`, which stays the one saved.
     step_model = torch.compile(model) if config.compile else model
     use_amp = config.amp and device.type == "cuda"
+    graphed = GraphedStep(step_fn, model, use_amp) \
+        if config.cuda_graph and device.type == "cuda" and not config.compile else None
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+    update_average = _average_updater(averaged, model, config.ema) if averaged is not None else None
     on_event(Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch,
                      steps_per_epoch, len(train_set), len(test_set)))
 
@@ -261,7 +282,10 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     step = start_epoch * steps_per_epoch
     run_start_step, run_start_time = step, time.perf_counter()
     for epoch in range(start_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))
+        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))  # the batch order
+        # Augmentation parameters are drawn on the training device: drawing them on the CPU would
+        # copy them over every step, and each such copy waits for the GPU to catch up.
+        augment_generator = torch.Generator(device).manual_seed(_epoch_seed(config.seed, epoch))
         torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout and VAE noise
         running = torch.zeros((), device=device)
         epoch_loss = torch.zeros((), device=device)
@@ -272,12 +296,15 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
                 return _finish(on_event, config, "cancelled", epoch, metrics, saved_path, t0)
             x = train_set.float_images(index)
             if config.augment:
-                x = augment(x, generator)
+                x = augment(x, augment_generator)
             try:
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    loss = step_fn(step_model, x, train_set.labels[index])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if graphed is not None:
+                    loss = graphed(x, train_set.labels[index])
+                else:
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                        loss = step_fn(step_model, x, train_set.labels[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
             except torch.OutOfMemoryError:
                 raise DeviceError(
                     f"out of memory on {describe(device)} at batch size {config.batch_size}: "
@@ -285,8 +312,8 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
                     f"the last completed epoch ({epoch}) is kept") from None
             optimizer.step()
             scheduler.step()
-            if averaged is not None:
-                _update_average(averaged, model, config.ema)
+            if update_average is not None:
+                update_average()
             running += loss.detach()
             epoch_loss += loss.detach()
             step += 1
@@ -320,8 +347,9 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
         saved_path = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
                                       train=asdict(config), resume=resume_state)
         samples = _reconstructions(final, test_set) if config.kind == "vae" else None
+        now = time.perf_counter()
         on_event(EpochEnd(config.kind, epoch + 1, config.epochs, metrics, saved_path,
-                          time.perf_counter() - t0, epoch_rate, samples))
+                          now - t0, epoch_rate, samples, now - run_start_time))
     return _finish(on_event, config, "completed", config.epochs, metrics, saved_path or
                    (Path(output) if Path(output).is_file() else None), t0)
 
