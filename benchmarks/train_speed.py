@@ -1,9 +1,12 @@
 """CNN training speed: `digittui train cnn` (defaults) vs a loop written like pytorch/examples' mnist.
 
 Prints one JSON line: for each loop, wall seconds to reach 99.0% (and 99.5%) test accuracy from
-process start (torch import and data loading included), training images/s, and the ratio.
+process start (torch import and data loading included), the same counted from the first training
+step (`train_seconds_to_*`: steps, test passes and checkpoint saves only), training images/s, and
+the ratios.
 
     DIGITTUI_DATA=../shared/data python benchmarks/train_speed.py [--device cpu] [--baseline-epochs 3]
+    DIGITTUI_DATA=... python benchmarks/train_speed.py --device cuda --batch-size 512 --lr 8e-3 --baseline-epochs 0
 
 The baseline is pytorch/examples mnist/main.py as published: its Net (two convs, dropout, 9216->128
 FC), Adadelta lr 1.0 with StepLR(gamma 0.7), batch 64, torchvision transforms per sample through a
@@ -52,6 +55,7 @@ test = torch.utils.data.DataLoader(datasets.MNIST(root, train=False, transform=t
 model = Net().to(device)
 opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
 sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+train_start = time.perf_counter()
 for epoch in range(1, epochs + 1):
     model.train(); start = time.perf_counter()
     for x, y in train:
@@ -63,7 +67,8 @@ for epoch in range(1, epochs + 1):
         for x, y in test:
             correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
     sched.step()
-    print(json.dumps({"epoch": epoch, "test_accuracy": correct / len(test.dataset), "images_per_s": rate}), flush=True)
+    print(json.dumps({"epoch": epoch, "test_accuracy": correct / len(test.dataset), "images_per_s": rate,
+                      "train_s": time.perf_counter() - train_start}), flush=True)
     if correct / len(test.dataset) >= 0.995:
         break
 '''
@@ -83,11 +88,12 @@ def timed_lines(cmd: list[str], env: dict) -> tuple[list[tuple[float, dict]], fl
 
 
 def summarize(lines: list[tuple[float, dict]]) -> dict:
-    def first(threshold):
-        return next((round(t, 1) for t, d in lines if d["test_accuracy"] >= threshold), None)
+    def first(threshold, clock=None):
+        return next((round(d[clock] if clock else t, 2) for t, d in lines if d["test_accuracy"] >= threshold), None)
 
     return {
         "seconds_to_99.0": first(0.990), "seconds_to_99.5": first(0.995),
+        "train_seconds_to_99.0": first(0.990, "train_s"), "train_seconds_to_99.5": first(0.995, "train_s"),
         "final_accuracy": lines[-1][1]["test_accuracy"] if lines else None,
         "epochs": len(lines),
         "images_per_s": round(sum(d["images_per_s"] for _, d in lines) / max(len(lines), 1), 1),
@@ -98,26 +104,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--baseline-epochs", type=int, default=3,
-                        help="most epochs for the baseline; it stops early at 99.5%% (default: 3)")
+                        help="most epochs for the baseline; it stops early at 99.5%%; 0 skips it (default: 3)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for digittui (default: its default)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size for digittui (default: its default)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate for digittui (default: its default)")
     args = parser.parse_args()
     root = os.environ.get("DIGITTUI_DATA", "../shared/data")
     env = dict(os.environ, DIGITTUI_DATA=root, PYTHONUNBUFFERED="1")
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "digittui", "train", "cnn", "--json", "--device", args.device,
                "--output", os.path.join(tmp, "cnn.pt")]
-        if args.epochs:
-            cmd += ["--epochs", str(args.epochs)]
+        for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--lr", args.lr)):
+            if value:
+                cmd += [flag, str(value)]
         ours, ours_wall = timed_lines(cmd, env)
+        result = {"benchmark": "train_cnn", "device": args.device, "cpu_threads": os.cpu_count(),
+                  "options": cmd[cmd.index("--output") + 2:],
+                  "digittui": {**summarize(ours), "wall_s": round(ours_wall, 1)}}
+        if not args.baseline_epochs:
+            print(json.dumps(result))
+            return
         base, base_wall = timed_lines([sys.executable, "-c", BASELINE, root, args.device,
                                        str(args.baseline_epochs)], env)
-    result = {"benchmark": "train_cnn", "device": args.device, "cpu_threads": os.cpu_count(),
-              "digittui": {**summarize(ours), "wall_s": round(ours_wall, 1)},
-              "baseline_pytorch_examples": {**summarize(base), "wall_s": round(base_wall, 1)}}
+    result["baseline_pytorch_examples"] = {**summarize(base), "wall_s": round(base_wall, 1)}
     a, b = result["digittui"]["seconds_to_99.0"], result["baseline_pytorch_examples"]["seconds_to_99.0"]
     result["speedup_to_99.0"] = round(b / a, 2) if a and b else None
     if a and not b:  # the baseline never got there: its whole run bounds the speedup from below
         result["speedup_to_99.0_at_least"] = round(result["baseline_pytorch_examples"]["wall_s"] / a, 2)
+    a, b = result["digittui"]["train_seconds_to_99.0"], result["baseline_pytorch_examples"]["train_seconds_to_99.0"]
+    result["train_speedup_to_99.0"] = round(b / a, 2) if a and b else None
     result["throughput_ratio"] = round(result["digittui"]["images_per_s"]
                                        / max(result["baseline_pytorch_examples"]["images_per_s"], 1e-9), 2)
     print(json.dumps(result))

@@ -47,7 +47,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model: ~20 s of compiling, and on the GPU no faster
     # than eager here (launch-bound: benchmarks/RESULTS.md); cuda_graph is what pays
     cuda_graph: bool = True  # on CUDA, replay each step's forward and backward as one CUDA graph
-    # (digittui/graphstep.py): 4.1 -> 0.5 ms per CNN step on an H200. Ignored with compile
+    # (digittui/graphstep.py): 2.8-4.1 -> 0.43 ms per CNN step on an H200. Ignored with compile
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
 
     def resolved(self) -> "TrainConfig":
