@@ -145,6 +145,31 @@ def test_judge_recognises_generated_digits():
     assert float(agree.mean()) >= 0.97
 
 
+def test_starts_pass_the_self_check():
+    """Starts are draws that keep the CNN's verdict under every CHECKS warp, when the pool has enough:
+    random draws the CNN reads as the digit often do not."""
+    weights = _trained_weights()
+    if weights is None:
+        pytest.skip("no trained weights: assets/cnn.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
+    from digittui import checkpoints
+    from digittui.generate import CHECKS, _decode, checks_passed
+
+    cnn, vae = (checkpoints.load(path, kind).model for path, kind in zip(weights, ("cnn", "vae")))
+    config = GenerateConfig(count=16, steps=1)
+
+    def passed(images: torch.Tensor) -> torch.Tensor:
+        n = len(images)
+        return checks_passed(images, torch.tensor([[3, 3]]).expand(n, 2), torch.full((n,), config.stop_confidence), cnn)
+
+    starts = generate(parse("3"), cnn, vae, config).trajectory[0][:, None]  # [16, 1, 28, 28]
+    assert bool((passed(starts) == len(CHECKS)).all())
+    with torch.no_grad():
+        draws = _decode(vae, torch.randn(1000, vae.config.latent_dim, generator=torch.Generator().manual_seed(0)),
+                        config.sharpness)
+        threes = draws[torch.softmax(cnn(draws), 1)[:, 3] >= config.stop_confidence]
+    assert len(threes) >= 16 and float((passed(threes) == len(CHECKS)).float().mean()) < 0.6  # measured: 0.39
+
+
 @pytest.fixture
 def tiny_checkpoints(tmp_path, models) -> list[str]:
     from digittui import checkpoints
