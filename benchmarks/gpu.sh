@@ -27,4 +27,4 @@ run python3 benchmarks/vae_speed.py --device cuda --epochs 2
 run python3 benchmarks/step_cost.py --device cuda --batch-size 128
 # Guided generation: 10,000 samples.
 run python3 benchmarks/generation_speed.py --device cuda --count 1000
-run python3 benchmarks/tui_lag.py 15 cuda
+run python3 benchmarks/tui_lag.py --seconds 15 --device cuda

@@ -1,58 +1,106 @@
-"""Event-loop lag of the TUI while a CNN trains (on the CPU unless a device is named).
+"""Event-loop lag of the TUI while a CNN trains, against a naive way of wiring training to a UI.
 
 Runs the app headless (App.run_test) on the real MNIST, starts training from the Train screen, and
-for DURATION seconds after the first progress report measures how late a 20 ms asyncio sleep on the
-app's event loop wakes up. Prints one JSON line: p50/p99/max lag in ms, and training steps/s.
+for SECONDS after the first progress report measures how late a 20 ms asyncio sleep on the app's
+event loop wakes up. Two wirings, one after the other in the same process:
 
-    DIGITTUI_DATA=/path/to/data python benchmarks/tui_lag.py [seconds] [device]
+    digittui  the app as it is: the worker appends engine events to a deque (never waiting for the
+              UI), a progress event every 20 steps, and the UI folds them in on a 4 Hz timer
+    naive     the pattern a first Textual app tends to use: every step reports, and the worker hands
+              each report to the UI with App.call_from_thread, which waits until the UI has
+              applied it and redrawn
+
+Prints one JSON line: p50/p99/max lag in ms and training steps/s for each, and the ratios.
+
+    DIGITTUI_DATA=/path/to/data python benchmarks/tui_lag.py [--seconds 20] [--device cpu] [--no-baseline]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 
-DURATION = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-DEVICE = sys.argv[2] if len(sys.argv) > 2 else "cpu"
 TICK = 0.02
 
 
-async def main() -> dict:
-    os.environ.setdefault("DIGITTUI_HOME", tempfile.mkdtemp(prefix="digittui-bench-"))  # not your checkpoints
-    from digittui.tui.app import DigitApp
-    from digittui.tui.jobs import TrainRequest
+def naive_training(app):
+    """A replacement for digittui.tui.jobs.run_training wired the naive way (see the docstring)."""
+    from digittui.train import TrainConfig, TrainControl, train
 
-    app = DigitApp(device=DEVICE)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("t")
-        app.start_training(TrainRequest(kinds=("cnn",), epochs=5 if DEVICE == "cpu" else 50, device=DEVICE))
-        run = app.train_run
-        while run.progress is None:
-            if not run.active:
-                raise SystemExit(f"training ended before it started: {run.error or run.log}")
-            await asyncio.sleep(0.1)
-        first_step, start = run.progress.step, time.perf_counter()
-        lags = []
-        while time.perf_counter() - start < DURATION:
-            before = time.perf_counter()
-            await asyncio.sleep(TICK)
-            lags.append((time.perf_counter() - before - TICK) * 1000)
-        steps = run.progress.step - first_step
-        elapsed = time.perf_counter() - start
-        app.stop_training()
-        while run.active:
-            await asyncio.sleep(0.05)
+    def run_training(run, data_dir) -> None:
+        run.control = TrainControl()
+        request = run.request
+
+        def show(event) -> None:  # on the UI thread
+            run.apply(event)
+            app.train_changed.publish(run)
+
+        config = TrainConfig(kind="cnn", epochs=request.epochs, device=request.device, log_every=1)
+        train(config, data_dir, run.output["cnn"], control=run.control,
+              on_event=lambda event: app.call_from_thread(show, event))
+
+    return run_training
+
+
+async def measure(seconds: float, device: str, naive: bool) -> dict:
+    from digittui.tui import jobs
+    from digittui.tui.app import DigitApp
+
+    app = DigitApp(device=device)
+    original = jobs.run_training
+    if naive:
+        jobs.run_training = naive_training(app)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("t")
+            app.start_training(jobs.TrainRequest(kinds=("cnn",), epochs=5 if device == "cpu" else 50,
+                                                 device=device))
+            run = app.train_run
+            while run.progress is None:
+                if not run.active:
+                    raise SystemExit(f"training ended before it started: {run.error or run.log}")
+                await asyncio.sleep(0.1)
+            first_step, start = run.progress.step, time.perf_counter()
+            lags = []
+            while time.perf_counter() - start < seconds:
+                before = time.perf_counter()
+                await asyncio.sleep(TICK)
+                lags.append((time.perf_counter() - before - TICK) * 1000)
+            steps = run.progress.step - first_step
+            elapsed = time.perf_counter() - start
+            app.stop_training()
+            while run.active:
+                await asyncio.sleep(0.05)
+    finally:
+        jobs.run_training = original
     lags.sort()
-    return {"benchmark": "tui_lag", "device": DEVICE, "seconds": round(elapsed, 1), "samples": len(lags),
-            "lag_p50_ms": round(statistics.median(lags), 2), "lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 2),
-            "lag_max_ms": round(lags[-1], 2), "steps_per_s": round(steps / elapsed, 1),
-            "batch_size": run.progress.total_steps and 60000 * run.progress.epochs // run.progress.total_steps}
+    return {"lag_p50_ms": round(statistics.median(lags), 2), "lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 2),
+            "lag_max_ms": round(lags[-1], 2), "steps_per_s": round(steps / elapsed, 1), "seconds": round(elapsed, 1),
+            "samples": len(lags)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measuring time per wiring (default: 20)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the naive wiring (default: on)")
+    args = parser.parse_args()
+    os.environ.setdefault("DIGITTUI_HOME", tempfile.mkdtemp(prefix="digittui-bench-"))  # not your checkpoints
+    result = {"benchmark": "tui_lag", "device": args.device, "batch_size": 128,
+              "digittui": await measure(args.seconds, args.device, naive=False)}
+    if args.baseline:
+        result["naive"] = naive = await measure(args.seconds, args.device, naive=True)
+        ours = result["digittui"]
+        result["p99_lag_ratio"] = round(naive["lag_p99_ms"] / max(ours["lag_p99_ms"], 1e-9), 2)
+        result["steps_per_s_ratio"] = round(ours["steps_per_s"] / max(naive["steps_per_s"], 1e-9), 2)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main())))
+    asyncio.run(main())

@@ -36,7 +36,8 @@ Each row ends on the best latent it reached (the highest confidence over the ima
 copy), not the last: a hybrid's optimum p(a) = p(b) = 0.5 is a knife edge that Adam steps across.
 
 Confidence per sample: digit p(d); number the product over its digits (all read right); hybrid
-min(p(a), p(b)), at most 0.5; class p(k). Same seed, same requests -> same images.
+min(p(a), p(b)), at most 0.5; class p(k). Same seed, same requests -> same images (on CUDA, the same
+up to the last bits, since grid_sample's backward there adds with atomics; tests/test_gpu.py).
 """
 
 from __future__ import annotations
