@@ -116,7 +116,13 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10
     angle = (u[:, 0] * 2 - 1) * math.radians(max_degrees)
     s = scale[0] + u[:, 1] * (scale[1] - scale[0])
     shift = (u[:, 2:] * 2 - 1) * (max_shift * 2 / x.shape[-1])  # pixels -> [-1, 1] grid units
-    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+    return affine(x, angle, s, shift)
+
+
+def affine(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotate each image of a float batch [B, 1, H, W] by angle [B] (radians), scale it by scale [B]
+    and shift it by shift [B, 2] (in [-1, 1] grid units, x then y); bilinear, zeros outside."""
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([
         torch.stack([cos, -sin, shift[:, 0]], dim=1),
         torch.stack([sin, cos, shift[:, 1]], dim=1),

@@ -49,7 +49,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from digittui.data import augment
+from digittui.data import affine, augment
 from digittui.models import CNN, VAE
 from digittui.spec import NUM_DIGITS, Request
 
@@ -138,11 +138,9 @@ CHECKS = [(degrees, scale, shift) for degrees in (-12.0, 12.0) for scale in (0.9
 
 def _warp(x: torch.Tensor, degrees: float, scale: float, shift: float) -> torch.Tensor:
     """[B, 1, 28, 28] -> the same rotated by `degrees`, scaled by `scale`, shifted by `shift` pixels."""
-    angle, step = math.radians(degrees), shift * 2 / x.shape[-1]  # pixels -> [-1, 1] grid units
-    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
-    theta = torch.tensor([[cos, -sin, step], [sin, cos, step]], dtype=x.dtype, device=x.device)
-    grid = F.affine_grid(theta.expand(len(x), 2, 3), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    b, f64 = len(x), torch.float64  # the parameters in double, rounded once when the grid is built
+    return affine(x, torch.full((b,), math.radians(degrees), dtype=f64), torch.full((b,), scale, dtype=f64),
+                  torch.full((b, 2), shift * 2 / x.shape[-1], dtype=f64))  # pixels -> [-1, 1] grid units
 
 
 @torch.no_grad()
