@@ -283,9 +283,11 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     run_start_step, run_start_time = step, time.perf_counter()
     for epoch in range(start_epoch, config.epochs):
         generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))  # the batch order
-        # Augmentation parameters are drawn on the training device: drawing them on the CPU would
-        # copy them over every step, and each such copy waits for the GPU to catch up.
-        augment_generator = torch.Generator(device).manual_seed(_epoch_seed(config.seed, epoch))
+        # On a GPU, augmentation parameters are drawn there: drawing them on the CPU would copy them
+        # over every step, and each copy waits for the GPU to catch up. On the CPU they come from the
+        # batch-order generator, as they always have, so CPU runs (the shipped weights') repeat exactly.
+        augment_generator = generator if device.type == "cpu" else \
+            torch.Generator(device).manual_seed(_epoch_seed(config.seed, epoch))
         torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout and VAE noise
         running = torch.zeros((), device=device)
         epoch_loss = torch.zeros((), device=device)

@@ -109,3 +109,27 @@ def test_ema_saves_the_average_not_the_live_weights(tiny_mnist, tmp_path):
     assert checkpoints.load(stripped).resume is None
     with pytest.raises(Exception, match="weights only"):
         train(_config(epochs=1, ema=0.5), tiny_mnist, stripped, resume=True)
+
+
+def test_cpu_augmentation_draws_from_the_batch_order_generator(tiny_mnist, tmp_path, monkeypatch):
+    """CPU runs, the shipped weights' recipe among them, repeat bit for bit only while augmentation
+    keeps drawing from the same generator as the epoch's permutation, right after it."""
+    from digittui import train as training
+
+    used: dict[str, list] = {"order": [], "augment": []}
+    real_batches, real_augment = training.epoch_batches, training.augment
+
+    def batches(n, batch_size, generator, device):
+        used["order"].append(generator)
+        return real_batches(n, batch_size, generator, device)
+
+    def augment(x, generator, *args, **kwargs):
+        used["augment"].append(generator)
+        return real_augment(x, generator, *args, **kwargs)
+
+    monkeypatch.setattr(training, "epoch_batches", batches)
+    monkeypatch.setattr(training, "augment", augment)
+    train(_config(epochs=2, augment=True), tiny_mnist, tmp_path / "cnn.pt")
+    assert len(used["order"]) == 2 and len(used["augment"]) == 16
+    assert all(g is used["order"][0] for g in used["augment"][:8])
+    assert all(g is used["order"][1] for g in used["augment"][8:])
