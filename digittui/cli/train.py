@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
                              f"{event.images_per_s:,.0f} img/s")
         elif isinstance(event, training.EpochEnd):
             if args.json:
-                print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2), "train_s": round(event.train_s, 2),
-                            "images_per_s": round(event.images_per_s, 1), **event.metrics})
+                print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2),
+                            "train_s": round(event.train_s, 2), "images_per_s": round(event.images_per_s, 1),
+                            **event.metrics})
             else:
                 bar.console.print(f"epoch {event.epoch}/{event.epochs}: {_format_metrics(event.metrics)}"
                                   f"  [dim]saved {event.checkpoint}[/]")
