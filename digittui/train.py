@@ -76,6 +76,13 @@ class Started:
     train_size: int
     test_size: int
 
+    @property
+    def plan(self) -> str:
+        """e.g. "1 epoch of 469 steps", as both front ends announce a run."""
+        def count(n: int, noun: str) -> str:
+            return f"{n:,} {noun}{'' if n == 1 else 's'}"
+        return f"{count(self.epochs, 'epoch')} of {count(self.steps_per_epoch, 'step')}"
+
 
 @dataclass
 class Progress:

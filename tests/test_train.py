@@ -21,6 +21,7 @@ def test_events_and_checkpoint_per_epoch(tiny_mnist, tmp_path):
     events = []
     result = train(_config(), tiny_mnist, tmp_path / "cnn.pt", on_event=events.append)
     assert isinstance(events[0], Started) and events[0].steps_per_epoch == 8
+    assert events[0].plan == "2 epochs of 8 steps"
     assert isinstance(events[-1], Finished) and result.status == "completed"
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert [e.epoch for e in epochs] == [1, 2]
@@ -29,6 +30,13 @@ def test_events_and_checkpoint_per_epoch(tiny_mnist, tmp_path):
     assert progress[-1].step == progress[-1].total_steps == 16
     ckpt = checkpoints.load(tmp_path / "cnn.pt", "cnn")
     assert ckpt.epoch == 2 and ckpt.metrics["test_accuracy"] == epochs[-1].metrics["test_accuracy"]
+
+
+def test_the_announced_plan_speaks_in_singular_and_plural():
+    one = Started("cnn", "CPU", None, epochs=1, start_epoch=0, steps_per_epoch=1, train_size=1, test_size=1)
+    assert one.plan == "1 epoch of 1 step"
+    many = Started("cnn", "CPU", None, epochs=24, start_epoch=0, steps_per_epoch=1875, train_size=1, test_size=1)
+    assert many.plan == "24 epochs of 1,875 steps"
 
 
 def test_learns_the_synthetic_task(tiny_mnist, tmp_path):

@@ -79,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
             if event.notice:
                 err_console.print(f"[yellow]notice:[/] {event.notice}")
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            bar.console.print(f"training {event.kind} on {event.device}: {event.epochs} epochs of "
-                              f"{event.steps_per_epoch} steps{resumed}")
+            bar.console.print(f"training {event.kind} on {event.device}: {event.plan}{resumed}")
             bar.update(task, total=event.epochs * event.steps_per_epoch,
                        completed=event.start_epoch * event.steps_per_epoch, stats="")
         elif isinstance(event, training.Progress):

@@ -117,8 +117,7 @@ class TrainRun:
             self.kind = event.kind
             self.status = "training"
             note = f" ({event.notice})" if event.notice else ""
-            self.log.append(f"{event.kind.upper()}: {event.epochs} epochs of {event.steps_per_epoch} steps "
-                            f"on {event.device}{note}")
+            self.log.append(f"{event.kind.upper()}: {event.plan} on {event.device}{note}")
         elif name == "Progress":
             self.progress = event
             self.loss[event.kind].append((event.step, event.loss))
