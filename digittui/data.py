@@ -1,13 +1,17 @@
 """MNIST as uint8 tensors resident on the training device, batched by index, augmented on tensors.
 
-torchvision's `datasets.MNIST` reads the IDX files (and downloads them when online); after that the
-whole split lives in one [N, 28, 28] uint8 tensor, so an epoch is a random permutation and a gather:
-no per-sample PIL transforms, no DataLoader worker processes.
+The IDX files are read here; torchvision's `datasets.MNIST` is used only to download missing ones
+(importing torchvision costs ~2 s, far more than reading the files). Each split then lives in one
+[N, 28, 28] uint8 tensor, so an epoch is a random permutation and a gather: no per-sample PIL
+transforms, no DataLoader worker processes.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -51,41 +55,68 @@ def _missing_message(raw: Path, train: bool, cause: str) -> str:
     )
 
 
+def read_idx(path: Path) -> torch.Tensor:
+    """One IDX file, plain or gzipped, as a uint8 tensor. The format (MNIST's): two zero bytes, the
+    type 0x08 (unsigned bytes), the number of dimensions, each size as a big-endian uint32, the data.
+    Raises DataError for anything else."""
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, a folder, a broken .gz
+        raise DataError(f"cannot read {path}: {exc}") from None
+    ndim = data[3] if len(data) >= 4 else 0
+    header = 4 + 4 * ndim
+    if data[:3] != b"\0\0\x08" or ndim == 0 or len(data) < header:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (its header is {data[:4]!r})")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    if len(data) - header != math.prod(shape):
+        raise DataError(f"{path} is truncated: its header promises {math.prod(shape):,} bytes of "
+                        f"{list(shape)}, it holds {len(data) - header:,}")
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).reshape(shape)
+
+
+def _find(raw: Path, name: str) -> Path | None:
+    """The file `name` in raw/, or its .gz (what MNIST's mirrors serve); the plain one first."""
+    for candidate in (raw / name, raw / f"{name}.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def load_mnist(root: Path, train: bool = True, device: torch.device | str = "cpu",
                download: bool = True) -> Digits:
     """Load one MNIST split from `root` (the folder that holds MNIST/raw/) onto `device`."""
-    from torchvision import datasets  # ~3 s to import: only where data is really loaded
-
     root = Path(root)
     raw = root / "MNIST" / "raw"
     if root.exists() and not root.is_dir():
         raise DataError(f"data directory {root} is a file, not a folder")
-    try:
-        dataset = datasets.MNIST(str(root), train=train, download=False)
-    except RuntimeError as exc:
-        if "not found" not in str(exc).lower():
-            raise DataError(f"cannot read MNIST in {raw}: {exc}") from None
+    names = FILES[train]
+    paths = [_find(raw, name) for name in names]
+    if None in paths:
         if not download:
-            raise DataError(_missing_message(raw, train, "download disabled")) from None
+            raise DataError(_missing_message(raw, train, "download disabled"))
+        from torchvision import datasets  # ~2 s to import: only when the files must be fetched
+
         try:
-            dataset = datasets.MNIST(str(root), train=train, download=True)
+            datasets.MNIST(str(root), train=train, download=True)
         except Exception as exc:  # offline, unwritable root, ...: explain instead of a traceback
             raise DataError(_missing_message(raw, train, f"download failed: {exc}")) from None
-    except PermissionError as exc:
-        raise DataError(f"cannot read MNIST in {raw}: {exc}") from None
-    except Exception as exc:  # truncated or malformed IDX files trip torchvision's parser
-        raise DataError(
-            f"MNIST files in {raw} are damaged or not IDX files ({type(exc).__name__}: {exc}). "
-            "Delete them to download again, or point --data-dir at a good copy."
-        ) from None
-    images, labels = dataset.data, dataset.targets
-    if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+        paths = [raw / name for name in names]
+    try:
+        images, labels = (read_idx(path) for path in paths)
+    except DataError as exc:
+        raise DataError(f"MNIST in {raw} is damaged: {exc}. "
+                        "Delete the file to download it again, or point --data-dir at a good copy.") from None
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
         raise DataError(f"MNIST images in {raw} have shape {tuple(images.shape)}, expected [N, 28, 28]")
+    if labels.dim() != 1:
+        raise DataError(f"MNIST labels in {raw} have shape {tuple(labels.shape)}, expected [N]")
     if labels.shape[0] != images.shape[0]:
         raise DataError(
             f"MNIST in {raw}: {images.shape[0]} images but {labels.shape[0]} labels (truncated file?)"
         )
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+    if len(labels) and labels.max() > 9:
         raise DataError(f"MNIST labels in {raw} fall outside 0-9: not an MNIST label file")
     return Digits(images.contiguous(), labels.long()).to(device)
 

@@ -16,6 +16,34 @@ def test_loads_split_as_uint8_tensors(tiny_mnist):
     assert x.shape == (4, 1, 28, 28) and 0.0 <= x.min() and x.max() == 1.0
 
 
+def test_gzipped_files_read_like_plain_ones(tiny_mnist, tmp_path):
+    import gzip
+    import shutil
+
+    raw = tiny_mnist / "MNIST" / "raw"
+    zipped = tmp_path / "zipped"
+    (zipped / "MNIST" / "raw").mkdir(parents=True)
+    for path in raw.iterdir():
+        (zipped / "MNIST" / "raw" / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+    plain, from_gz = load_mnist(tiny_mnist, download=False), load_mnist(zipped, download=False)
+    assert torch.equal(plain.images, from_gz.images) and torch.equal(plain.labels, from_gz.labels)
+    shutil.rmtree(raw)  # a broken .gz is damage, reported with the remedy
+    (zipped / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not gzip")
+    with pytest.raises(DataError, match="damaged.*Delete"):
+        load_mnist(zipped, download=False)
+
+
+def test_reading_files_present_does_not_import_torchvision(tiny_mnist):
+    """torchvision costs ~2 s to import: only a download may need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from digittui.data import load_mnist; "
+            f"load_mnist({str(tiny_mnist)!r}, download=False); print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_missing_data_offline_names_files_and_remedies(tmp_path):
     with pytest.raises(DataError) as info:
         load_mnist(tmp_path / "nowhere", download=False)
