@@ -1,6 +1,7 @@
 """Time from launching a Python process to the TUI's first frame, and whether torch was needed.
 
-Starts a fresh interpreter that imports the app and runs it headless; Textual's Ready event (sent
+Starts a fresh interpreter that does what the `digittui` command does (builds the parser of every
+command, then runs the app), headless; Textual's Ready event (sent
 when the first frame has been displayed) records the time, then the app quits. Prints one JSON line.
 
     python benchmarks/first_frame.py [runs]
@@ -18,6 +19,8 @@ CHILD = r"""
 import sys, time
 t0 = float(sys.argv[1])
 from pathlib import Path
+from digittui.cli import build_parser
+build_parser().parse_args([])  # what the `digittui` command does before it opens the app
 from digittui.tui import app as tui
 
 class FirstFrame(tui.DigitApp):

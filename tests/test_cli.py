@@ -19,6 +19,15 @@ def run_cli(*args, env=None):
                           env=env, timeout=300)
 
 
+def test_the_command_line_is_parsed_without_importing_torch():
+    """Every `digittui` run, the TUI's included, builds the whole parser first: importing torch there
+    would cost ~2 s before the first frame (and before --help)."""
+    code = ("import sys; from digittui.cli import build_parser; build_parser().parse_args(['generate', '7']); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_missing_data_is_a_message_not_a_traceback(tmp_path):
     env = dict(os.environ, DIGITTUI_DATA=str(tmp_path / "empty"))
     # No network here and no files: torchvision's download fails and we must explain.

@@ -13,7 +13,7 @@ SPEC_HELP = ("what to draw: a digit (7), a number (2026), a hybrid of two digits
 
 
 def add_parser(sub) -> None:
-    from digittui.generate import GenerateConfig
+    from digittui.genconfig import GenerateConfig
 
     d = GenerateConfig()
     p = sub.add_parser(
