@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -98,7 +99,11 @@ def load(path: Path, kind: str | None = None, device: torch.device | str = "cpu"
     if not path.is_file():
         raise _fail(path, "no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about a raw (non-zip) pickle before refusing or reading it; the outcome
+            # below is what the user needs, not torch's advice to file an issue
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global it does not know: a crafted pickle lands here, unrun.
         detail = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), "")
