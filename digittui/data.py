@@ -45,13 +45,13 @@ class Digits:
         return images.unsqueeze(1).float().div_(255.0)
 
 
-def _missing_message(raw: Path, train: bool, cause: str) -> str:
+def _missing_message(raw: Path, train: bool, cause: str, remedy: str) -> str:
     names = ", ".join(FILES[True] + FILES[False])
     return (
         f"MNIST {'training' if train else 'test'} data not found in {raw} ({cause}).\n"
         f"Expected the files {names} (or their .gz) in that folder.\n"
         f"Point digittui at a folder holding MNIST/raw/ with --data-dir DIR or the {DATA_ENV} "
-        "environment variable, or connect to the internet so it can be downloaded."
+        f"environment variable, {remedy}."
     )
 
 
@@ -95,13 +95,15 @@ def load_mnist(root: Path, train: bool = True, device: torch.device | str = "cpu
     paths = [_find(raw, name) for name in names]
     if None in paths:
         if not download:
-            raise DataError(_missing_message(raw, train, "download disabled"))
+            raise DataError(_missing_message(raw, train, "not downloaded here",
+                                             "or, online, train a model: training downloads it"))
         from torchvision import datasets  # ~2 s to import: only when the files must be fetched
 
         try:
             datasets.MNIST(str(root), train=train, download=True)
         except Exception as exc:  # offline, unwritable root, ...: explain instead of a traceback
-            raise DataError(_missing_message(raw, train, f"download failed: {exc}")) from None
+            raise DataError(_missing_message(raw, train, f"download failed: {exc}",
+                                             "or connect to the internet so it can be downloaded")) from None
         paths = [raw / name for name in names]
     try:
         images, labels = (read_idx(path) for path in paths)

@@ -189,6 +189,8 @@ class DigitApp(App[int]):
         if self._quit_after_training:
             self.exit(0)
             return
+        if self.test_set is None:  # the run may have downloaded MNIST
+            self.load_test_set()
         trained = [kind for kind, history in run.epoch_metrics.items() if history]
         if trained:
             for kind in trained:

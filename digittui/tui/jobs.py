@@ -60,7 +60,11 @@ def load_models(device: str, explicit: dict[str, str | None]) -> Models:
 
 
 def load_test_set(data_dir: Path):
-    """The MNIST test split on the CPU (thread worker); raises DataError with how to fix it."""
+    """The MNIST test split on the CPU (thread worker); raises DataError with how to fix it.
+
+    Never downloads: a download cannot be cancelled, and a stalled one would keep the app from
+    quitting (Textual waits for thread workers). Training, which the user starts, does download;
+    the app reads the test set again when a run ends."""
     from digittui.data import load_mnist
 
     return load_mnist(data_dir, train=False, device="cpu", download=False)

@@ -10,6 +10,7 @@ import numpy as np
 from textual.widgets import Input, Select
 
 from digittui import paths
+from digittui.tui.jobs import TrainRequest
 from tests.tui.helpers import ready, run, start_long_training, wait_for
 
 
@@ -131,14 +132,23 @@ def test_confusion_cell_lists_its_images(make_app):
     run(scenario)
 
 
-def test_without_mnist_the_screen_says_how_to_point_at_it(make_app, tmp_path):
+def test_without_mnist_the_screen_says_how_to_get_it_and_a_training_run_brings_it(make_app, tmp_path):
+    """The app never downloads the test set itself; training does, and the test set appears when
+    the run ends. (Here the files are written before the run, as its download would leave them.)"""
+    from tests.mnist_files import make_mnist
+
     async def scenario():
-        app = make_app(data_dir=str(tmp_path / "nowhere"))
+        app = make_app(data_dir=str(tmp_path / "fetched"))
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(pilot)
             await pilot.pause(0.1)
             message = str(app.screen.query_one("#browse-message").content)
-            assert "DIGITTUI_DATA" in message and "Drawing a digit" in message
+            assert "DIGITTUI_DATA" in message and "train a model" in message and "Drawing a digit" in message
+            make_mnist(tmp_path / "fetched")
+            app.start_training(TrainRequest(("cnn",), epochs=1, device="cpu"))
+            await wait_for(pilot, lambda: app.test_set is not None)
+            assert app.test_set_error is None and len(app.test_set) == 64
+            await wait_for(pilot, lambda: not app.screen.query_one("#browse-message").display)
 
     run(scenario)
 
