@@ -28,6 +28,14 @@ def test_the_command_line_is_parsed_without_importing_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_piped_messages_stay_on_one_line():
+    """Scripts grep logs: rich must not wrap a message at 80 columns when no terminal is attached."""
+    proc = run_cli("generate", "12")
+    assert proc.returncode == 1
+    message = proc.stderr.strip()
+    assert len(message) > 80 and "\n" not in message and "class:12" in message
+
+
 def test_missing_data_is_a_message_not_a_traceback(tmp_path):
     env = dict(os.environ, DIGITTUI_DATA=str(tmp_path / "empty"))
     # No network here and no files: torchvision's download fails and we must explain.

@@ -9,8 +9,10 @@ import sys
 
 from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped or logged output (scripts over SSH) keeps each message on one line, so that grep finds whole
+# paths; rich would otherwise wrap it at 80 columns. A terminal gets rich's wrapping at its width.
+console = Console(soft_wrap=not sys.stdout.isatty())
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def positive_int(text: str) -> int:
