@@ -20,6 +20,7 @@ run python3 benchmarks/train_speed.py --device cuda --baseline-epochs 3
 run python3 benchmarks/train_speed.py --device cuda --batch-size 512 --lr 8e-3 --baseline-epochs 0
 # What the 1 s target is up against: one-time start-up against the steps, at that batch.
 run python3 benchmarks/startup_cost.py --device cuda --batch-size 512 --lr 8e-3
+run python3 benchmarks/startup_cost.py --device cuda --batch-size 512 --lr 8e-3 --no-cudnn-benchmark
 # The shipped CNN recipe (README "Shipped weights").
 run python3 -m digittui train cnn --device cuda --json --epochs 24 --augment --ema 0.999 --model conv3=128 \
     --model hidden=256 --output "$DIGITTUI_HOME/ship.pt"

@@ -48,6 +48,8 @@ class TrainConfig:
     # than eager here (launch-bound: benchmarks/RESULTS.md); cuda_graph is what pays
     cuda_graph: bool = True  # on CUDA, replay each step's forward and backward as one CUDA graph
     # (digittui/graphstep.py): 2.8-4.1 -> 0.43 ms per CNN step on an H200. Ignored with compile
+    cudnn_benchmark: bool = True  # on CUDA, let cuDNN time its kernels for each new input shape:
+    # faster steps, slower first ones; benchmarks/startup_cost.py weighs it for short runs
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
 
     def resolved(self) -> "TrainConfig":
@@ -279,7 +281,7 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     graphed = GraphedStep(step_fn, model, use_amp) \
         if config.cuda_graph and device.type == "cuda" and not config.compile else None
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
     update_average = _average_updater(averaged, model, config.ema) if averaged is not None else None
     on_event(Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch,
                      steps_per_epoch, len(train_set), len(test_set)))

@@ -35,10 +35,11 @@ def test_training_on_cuda_learns_and_saves_a_portable_checkpoint(tiny_mnist, tmp
 
 def test_vae_training_on_cuda_lowers_the_loss(tiny_mnist, tmp_path):
     events = []
-    config = TrainConfig(kind="vae", epochs=6, batch_size=32, lr=2e-3, device="cuda",
+    config = TrainConfig(kind="vae", epochs=6, batch_size=32, lr=2e-3, device="cuda", cudnn_benchmark=False,
                          model={"latent_dim": 4, "channels": 8, "hidden": 32})
     result = train(config, tiny_mnist, tmp_path / "vae.pt", on_event=events.append)
     assert result.status == "completed"
+    assert torch.backends.cudnn.benchmark is False  # the run used cuDNN's heuristics, as asked
     losses = [e.metrics["test_loss"] for e in events if isinstance(e, EpochEnd)]
     assert losses[-1] < 0.9 * losses[0]
 
