@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU figure of benchmarks/RESULTS.md in one go (about 4 minutes on an H100 or H200):
+# Every GPU figure of benchmarks/RESULTS.md in one go (about 5 minutes on an H100 or H200):
 #
 #     DIGITTUI_DATA=/path/to/data bash benchmarks/gpu.sh [LOG_DIR]
 #
