@@ -44,6 +44,29 @@ def test_reading_files_present_does_not_import_torchvision(tiny_mnist):
     assert out.stdout.strip() == "False"
 
 
+def test_missing_files_are_downloaded_then_read(tmp_path, monkeypatch):
+    """The download goes through torchvision (faked here: no network), which leaves the plain files."""
+    import sys
+    import types
+
+    from tests.mnist_files import make_mnist
+
+    calls = []
+
+    class FakeMNIST:
+        def __init__(self, root, train, download):
+            calls.append((train, download))
+            make_mnist(tmp_path / "fresh")
+
+    fake = types.ModuleType("torchvision")
+    fake.datasets = types.SimpleNamespace(MNIST=FakeMNIST)
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    digits = load_mnist(tmp_path / "fresh", train=False)
+    assert calls == [(False, True)] and digits.images.shape == (64, 28, 28)
+    load_mnist(tmp_path / "fresh", train=False)
+    assert len(calls) == 1, "files on disk are read, not fetched again"
+
+
 def test_missing_data_offline_names_files_and_remedies(tmp_path):
     with pytest.raises(DataError) as info:
         load_mnist(tmp_path / "nowhere", download=False)
