@@ -26,6 +26,9 @@ run python3 -m digittui train cnn --device cuda --json --epochs 24 --augment --e
     --model hidden=256 --output "$DIGITTUI_HOME/ship.pt"
 # VAE: the default recipe against pytorch/examples.
 run python3 benchmarks/vae_speed.py --device cuda --epochs 2
+# The first VAE epoch (1.02 s on the H200) carries the start-up: with and without cuDNN's timing.
+run python3 benchmarks/startup_cost.py --device cuda --kind vae --epochs 1
+run python3 benchmarks/startup_cost.py --device cuda --kind vae --epochs 1 --no-cudnn-benchmark
 # Where a step's time goes, eager and as a CUDA graph.
 run python3 benchmarks/step_cost.py --device cuda --batch-size 128
 # Guided generation: 10,000 samples.
