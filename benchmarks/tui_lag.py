@@ -10,7 +10,11 @@ event loop wakes up. Two wirings, one after the other in the same process:
               each report to the UI with App.call_from_thread, which waits until the UI has
               applied it and redrawn
 
-Prints one JSON line: p50/p99/max lag in ms and training steps/s for each, and the ratios.
+Each run opens the Train screen and waits PICK seconds (a user choosing options) before starting;
+`started_s` is the time from Start until the screen shows the run training (data loaded, model and
+optimizer built, the first step about to run).
+
+Prints one JSON line: p50/p99/max lag in ms, training steps/s and started_s for each, and the ratios.
 
     DIGITTUI_DATA=/path/to/data python benchmarks/tui_lag.py [--seconds 20] [--device cpu] [--no-baseline]
 """
@@ -26,6 +30,7 @@ import tempfile
 import time
 
 TICK = 0.02
+PICK = 3.0  # seconds on the Train screen before Start
 
 
 def naive_training(app):
@@ -58,9 +63,14 @@ async def measure(seconds: float, device: str, naive: bool) -> dict:
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("t")
+            await asyncio.sleep(PICK)
+            pressed = time.perf_counter()
             app.start_training(jobs.TrainRequest(kinds=("cnn",), epochs=5 if device == "cpu" else 50,
                                                  device=device))
             run = app.train_run
+            while run.status == "starting":
+                await asyncio.sleep(0.01)
+            started_s = time.perf_counter() - pressed
             while run.progress is None:
                 if not run.active:
                     raise SystemExit(f"training ended before it started: {run.error or run.log}")
@@ -81,7 +91,7 @@ async def measure(seconds: float, device: str, naive: bool) -> dict:
     lags.sort()
     return {"lag_p50_ms": round(statistics.median(lags), 2), "lag_p99_ms": round(lags[int(0.99 * (len(lags) - 1))], 2),
             "lag_max_ms": round(lags[-1], 2), "steps_per_s": round(steps / elapsed, 1), "seconds": round(elapsed, 1),
-            "samples": len(lags)}
+            "samples": len(lags), "started_s": round(started_s, 2)}
 
 
 async def main() -> None:

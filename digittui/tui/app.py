@@ -100,6 +100,10 @@ class DigitApp(App[int]):
     def load_test_set(self):
         return jobs.load_test_set(self.data_dir)
 
+    @work(thread=True, group="warm-up", exclusive=True, exit_on_error=False)
+    def prepare_training(self) -> None:
+        jobs.prepare_training()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
         if worker.group == "models" and state == WorkerState.SUCCESS:

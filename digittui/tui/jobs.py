@@ -70,6 +70,15 @@ def load_test_set(data_dir: Path):
     return load_mnist(data_dir, train=False, device="cpu", download=False)
 
 
+def prepare_training() -> None:
+    """Build and drop a throwaway optimizer (thread worker, when the Train screen first opens). The
+    first optimizer of a process costs ~1.3 s and ~150 MB here, as torch imports its compiler stack
+    on first use: paid while the user picks options, it is not waited for after they press Start."""
+    import torch
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+
+
 @dataclass
 class TrainRequest:
     kinds: tuple[str, ...]  # ("cnn",), ("vae",) or ("cnn", "vae"), trained one after the other

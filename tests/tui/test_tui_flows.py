@@ -32,7 +32,12 @@ def test_header_shows_device_and_weights(make_app):
     run(scenario)
 
 
-def test_train_a_tiny_cnn_then_the_app_uses_it(make_app):
+def test_train_a_tiny_cnn_then_the_app_uses_it(make_app, monkeypatch):
+    from digittui.tui import jobs
+
+    warmed_up, prepare = [], jobs.prepare_training
+    monkeypatch.setattr(jobs, "prepare_training", lambda: warmed_up.append(prepare() is None))
+
     async def scenario():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
@@ -47,6 +52,7 @@ def test_train_a_tiny_cnn_then_the_app_uses_it(make_app):
             await wait_for(pilot, lambda: "CNN user-trained" in app.sub_title)
             assert "Finished: CNN completed at epoch 1" in str(screen.query_one("#train-status").content)
             assert screen.query_one("#loss-plot").series["loss"][0]  # the loss was plotted
+            assert warmed_up == [True]  # opening the screen built a first optimizer in the background
 
     run(scenario)
 

@@ -68,6 +68,7 @@ class TrainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.prepare_training()  # the first visit: the user is likely to train soon
         self.query_one("#train-recon").display = False
         self.app.train_changed.subscribe(self, self.show_run)
         if self.app.train_run is not None:
