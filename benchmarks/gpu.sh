@@ -6,6 +6,12 @@
 # Run from the repository root. Each benchmark's JSON line is printed and appended to
 # LOG_DIR/gpu.jsonl (default: the current folder); the shipped-recipe runs print one line per epoch.
 # Checkpoints go to a temporary folder, never to yours.
+#
+# It needs torch with CUDA, matplotlib and rich, plus textual for tui_lag.py. On a GPU machine that
+# has no textual and no network (the lent ones), bring the wheels along, then install them aside:
+#     pip download -d .whl --no-deps textual textual-plotext plotext rich markdown-it-py \
+#         mdit-py-plugins linkify-it-py uc-micro-py platformdirs           # here, online
+#     pip install --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 set -uo pipefail
 log=${1:-.}/gpu.jsonl
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
