@@ -253,9 +253,10 @@ def generated_arrays(results) -> dict[str, np.ndarray]:
             "predicted": np.concatenate(predicted).astype(np.int64)}
 
 
-def save_generated_grid(path: str | os.PathLike, results, columns: int | None = None) -> Path:
-    """A PNG grid of generation results: each sample titled with the CNN's reading and confidence."""
-    arrays = generated_arrays(results)
+def save_generated_grid(path: str | os.PathLike, results, arrays: dict[str, np.ndarray],
+                        columns: int | None = None) -> Path:
+    """A PNG grid of generation results: each sample titled with the CNN's reading and confidence.
+    `arrays` is generated_arrays(results), which callers also write to the npz."""
     titles = ["".join(map(str, row.tolist())) for r in results for row in r.predicted]
     return save_png_grid(path, arrays["images"], titles=titles, confidences=arrays["confidence"].tolist(),
                          title=", ".join(r.request.label for r in results), columns=columns)

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     arrays = export.generated_arrays(results) if outputs else {}
     if "png" in outputs:
         columns = config.count if config.count <= 32 else None  # one row per spec when it fits
-        export.save_generated_grid(outputs["png"], results, columns=columns)
+        export.save_generated_grid(outputs["png"], results, arrays, columns=columns)
     if "npz" in outputs:
         export.save_npz(outputs["npz"], **arrays)
     if "gif" in outputs:

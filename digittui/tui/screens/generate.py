@@ -230,8 +230,9 @@ class GenerateScreen(Screen):
         from digittui import export
 
         stem = "generate-" + "_".join(r.request.text for r in results)
-        png = export.save_generated_grid(export.output_path(None, stem, ".png"), results)
-        npz = export.save_npz(export.output_path(None, stem, ".npz"), **export.generated_arrays(results))
+        arrays = export.generated_arrays(results)
+        png = export.save_generated_grid(export.output_path(None, stem, ".png"), results, arrays)
+        npz = export.save_npz(export.output_path(None, stem, ".npz"), **arrays)
         return [png, npz]
 
     def action_morph(self) -> None:
