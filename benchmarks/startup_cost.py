@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from digittui.paths import data_dir
-from digittui.train import EpochEnd, Progress, TrainConfig, train
+from digittui.events import EpochEnd, Progress
+from digittui.train import TrainConfig, train
 
 
 def timed_run(config: TrainConfig, output: Path) -> dict:

@@ -35,7 +35,8 @@ PICK = 3.0  # seconds on the Train screen before Start
 
 def naive_training(app):
     """A replacement for digittui.tui.jobs.run_training wired the naive way (see the docstring)."""
-    from digittui.train import TrainConfig, TrainControl, train
+    from digittui.events import TrainControl
+    from digittui.train import TrainConfig, train
 
     def run_training(run, data_dir) -> None:
         run.control = TrainControl()

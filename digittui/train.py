@@ -4,17 +4,20 @@ One loop serves both kinds: only the loss (`_cnn_step` / `_vae_step`) and the te
 Each epoch draws its shuffling, augmentation, dropout and VAE noise from seeds derived from
 (seed, epoch), so a run resumed from the checkpoint of epoch k repeats exactly what an uninterrupted
 run does from epoch k on.
+
+The steps, in `training_events`: `_restore` (a fresh model, or one resumed from a checkpoint),
+`_build_optimization` (optimizer, schedule, forward/backward, weight average), then per epoch
+`_train_epoch` (a generator of Progress events) and `_end_epoch` (test metrics and the checkpoint).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Generator, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +27,7 @@ from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, loa
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DeviceError
 from digittui.evaluate import cnn_metrics, vae_metrics
+from digittui.events import EpochEnd, Event, Finished, Outcome, Progress, Started, TrainControl
 from digittui.graphstep import GraphedStep
 from digittui.models import CNN, VAE, CNNConfig, VAEConfig, vae_loss
 
@@ -65,99 +69,6 @@ class TrainConfig:
 # kind -> (epochs, batch size, peak lr). The CNN's are the fast CPU recipe (>= 99.0% in well under a
 # minute on 2 cores); the shipped weights use longer runs, see README "Shipped weights".
 DEFAULTS = {"cnn": (2, 128, 4e-3), "vae": (10, 128, 2e-3)}
-
-
-@dataclass
-class Started:
-    kind: str
-    device: str  # human-readable, e.g. "NVIDIA H100" or "CPU (2 threads)"
-    notice: str | None  # e.g. "cuda is not available; using the CPU instead"
-    epochs: int
-    start_epoch: int  # > 0 when resumed
-    steps_per_epoch: int
-    train_size: int
-    test_size: int
-
-    @property
-    def plan(self) -> str:
-        """e.g. "1 epoch of 469 steps", as both front ends announce a run."""
-        def count(n: int, noun: str) -> str:
-            return f"{n:,} {noun}{'' if n == 1 else 's'}"
-        return f"{count(self.epochs, 'epoch')} of {count(self.steps_per_epoch, 'step')}"
-
-
-@dataclass
-class Progress:
-    kind: str
-    epoch: int  # 1-based, the epoch in progress
-    epochs: int
-    step: int  # global step, counting from the start of the run (resumed epochs included)
-    total_steps: int
-    loss: float  # mean training loss per image since the previous Progress (nats for the VAE)
-    images_per_s: float
-    eta_s: float  # seconds left for the whole run, test evaluations excluded
-    lr: float
-
-
-@dataclass
-class EpochEnd:
-    kind: str
-    epoch: int
-    epochs: int
-    metrics: dict  # test metrics (test_accuracy / test_loss, test_recon, test_kl) and train_loss
-    checkpoint: Path | None
-    elapsed_s: float
-    images_per_s: float  # training throughput over this epoch, test evaluation excluded
-    samples: torch.Tensor | None = None  # VAE: [2, K, 28, 28] originals and reconstructions, CPU
-    train_s: float = 0.0  # seconds since the first step of this run: steps, test passes and saves,
-    # without the data loading and model setup that elapsed_s includes
-
-
-@dataclass
-class Finished:
-    kind: str
-    status: str  # "completed" | "cancelled" | "diverged"
-    epoch: int  # last completed (and saved) epoch
-    metrics: dict
-    checkpoint: Path | None
-    elapsed_s: float
-    message: str = ""
-
-
-Event = Union[Started, Progress, EpochEnd, Finished]
-
-
-class TrainControl:
-    """Pause / resume / cancel from another thread; the loop checks between steps."""
-
-    def __init__(self) -> None:
-        self._cancel = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        self._running.set()  # wake a paused loop so it can see the cancel
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def checkpoint(self) -> bool:
-        """Block while paused; True when the loop should stop."""
-        while not self._running.wait(0.1):
-            pass
-        return self._cancel.is_set()
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
@@ -211,6 +122,70 @@ def _reconstructions(model: VAE, test: Digits, k: int = 8) -> torch.Tensor:
     return torch.stack([x[:, 0], recon[:, 0]]).float().cpu()
 
 
+class _Stop(Exception):
+    """The run ends early: cancelled, or diverged (with what to tell the user)."""
+
+    def __init__(self, status: Outcome, message: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class _Saved:
+    """The last completed epoch: what a run that stops now reports."""
+
+    epoch: int
+    metrics: dict = field(default_factory=dict)
+    checkpoint: Path | None = None
+
+
+@dataclass
+class _Pace:
+    """The global step, and the run's first step and time that the ETA and train_s count from."""
+
+    step: int
+    total_steps: int
+
+    def __post_init__(self) -> None:
+        self.start_step, self.start_time = self.step, time.perf_counter()
+
+    def eta_s(self, now: float) -> float:
+        per_step = (now - self.start_time) / max(self.step - self.start_step, 1)
+        return per_step * (self.total_steps - self.step)
+
+
+@dataclass
+class _Optimization:
+    """The model and what changes it: the optimizer, the schedule, the forward/backward (eager,
+    compiled or a CUDA graph) and the weight average."""
+
+    model: torch.nn.Module
+    averaged: torch.nn.Module | None
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    forward_backward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # fills .grad, returns the loss
+    update_average: Callable[[], None] | None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self.forward_backward(x, y)
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.update_average is not None:
+            self.update_average()
+        return loss.detach()
+
+    @property
+    def final(self) -> torch.nn.Module:
+        """What is evaluated, saved and used: the average when there is one."""
+        return self.averaged if self.averaged is not None else self.model
+
+    def resume_state(self) -> dict:
+        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        if self.averaged is not None:
+            state["live_model"] = self.model.state_dict()
+        return state
+
+
 def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = False,
           on_event: Callable[[Event], None] = lambda e: None,
           control: TrainControl | None = None) -> Finished:
@@ -219,6 +194,14 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     Returns the Finished event (also sent to `on_event`). Raises DataError, CheckpointError or
     DeviceError for problems the user must fix.
     """
+    for event in training_events(config, data_dir, output, resume=resume, control=control):
+        on_event(event)
+    return event
+
+
+def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = False,
+                    control: TrainControl | None = None) -> Iterator[Event]:
+    """The run as a stream of events: Started, Progress and EpochEnd, and a Finished last."""
     config = config.resolved()
     if config.kind not in KINDS:
         raise ValueError(f"unknown model kind {config.kind!r}")
@@ -226,35 +209,63 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     t0 = time.perf_counter()
     choice = resolve(config.device)
     device = choice.device
+    start_epoch, model, averaged, resume_state = _restore(config, output, resume)
+    saved = _Saved(start_epoch)
+    try:
+        if control.wait_if_paused_then_should_stop():
+            raise _Stop(Outcome.CANCELLED)
+        train_set = load_mnist(data_dir, train=True, device=device)
+        test_set = load_mnist(data_dir, train=False, device=device)
+        if control.wait_if_paused_then_should_stop():
+            raise _Stop(Outcome.CANCELLED)
+        steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
+        opt = _build_optimization(config, device, model, averaged, resume_state,
+                                  steps_per_epoch * config.epochs)
+        yield Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch, steps_per_epoch)
+        pace = _Pace(start_epoch * steps_per_epoch, steps_per_epoch * config.epochs)
+        for epoch in range(start_epoch, config.epochs):
+            epoch_start = time.perf_counter()
+            epoch_loss = yield from _train_epoch(config, opt, train_set, epoch, pace, control)
+            epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
+            _end_epoch(config, opt, test_set, output, epoch, epoch_loss.item() / steps_per_epoch, saved)
+            now = time.perf_counter()
+            yield EpochEnd(config.kind, epoch + 1, config.epochs, saved.metrics, saved.checkpoint, now - t0,
+                           epoch_rate, _reconstructions(opt.final, test_set) if config.kind == "vae" else None,
+                           now - pace.start_time)
+    except _Stop as stop:
+        yield Finished(config.kind, stop.status, saved.epoch, saved.metrics, saved.checkpoint,
+                       time.perf_counter() - t0, stop.message)
+        return
+    checkpoint = saved.checkpoint or (Path(output) if Path(output).is_file() else None)
+    yield Finished(config.kind, Outcome.COMPLETED, config.epochs, saved.metrics, checkpoint, time.perf_counter() - t0)
 
-    start_epoch, resume_state, averaged = 0, None, None
-    if resume and Path(output).is_file():
-        ckpt = checkpoints.load(output, config.kind)
-        saved = ckpt.train
-        for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema"):
-            if key in saved and saved[key] != getattr(config, key):
-                raise CheckpointError(
-                    f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
-                    f"this run asks for {getattr(config, key)!r}. Use the same options, or drop --resume."
-                )
-        if ckpt.resume is None:
-            raise CheckpointError(f"cannot resume from {output}: it holds weights only (stripped). "
-                                  "Drop --resume to train afresh.")
-        start_epoch, resume_state, model = ckpt.epoch, ckpt.resume, ckpt.model
-        if "live_model" in resume_state:  # saved with EMA: ckpt.model is the average
-            averaged, model = model, build_model(config)
-            model.load_state_dict(resume_state["live_model"])
-    else:
+
+def _restore(config: TrainConfig, output: Path, resume: bool):
+    """(start epoch, model, weight average or None, optimizer/scheduler state or None): from the
+    checkpoint at `output` when resuming, else a fresh seeded model."""
+    if not (resume and Path(output).is_file()):
         torch.manual_seed(config.seed)
-        model = build_model(config)
-    if control.checkpoint():
-        return _finish(on_event, config, "cancelled", start_epoch, {}, None, t0)
+        return 0, build_model(config), None, None
+    ckpt = checkpoints.load(output, config.kind)
+    saved = ckpt.train
+    for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema"):
+        if key in saved and saved[key] != getattr(config, key):
+            raise CheckpointError(
+                f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
+                f"this run asks for {getattr(config, key)!r}. Use the same options, or drop --resume.")
+    if ckpt.resume is None:
+        raise CheckpointError(f"cannot resume from {output}: it holds weights only (stripped). "
+                              "Drop --resume to train afresh.")
+    if "live_model" not in ckpt.resume:
+        return ckpt.epoch, ckpt.model, None, ckpt.resume
+    model = build_model(config)  # saved with EMA: ckpt.model is the average
+    model.load_state_dict(ckpt.resume["live_model"])
+    return ckpt.epoch, model, ckpt.model, ckpt.resume
 
-    train_set = load_mnist(data_dir, train=True, device=device)
-    test_set = load_mnist(data_dir, train=False, device=device)
-    if control.checkpoint():
-        return _finish(on_event, config, "cancelled", start_epoch, {}, None, t0)
 
+def _build_optimization(config: TrainConfig, device: torch.device, model: torch.nn.Module,
+                        averaged: torch.nn.Module | None, resume_state: dict | None,
+                        total_steps: int) -> _Optimization:
     model.to(device).train()
     if config.ema and averaged is None:
         averaged = copy.deepcopy(model)
@@ -263,8 +274,6 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     # fused: one kernel for the whole update on CUDA instead of a handful per parameter group
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                   fused=device.type == "cuda")
-    steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
     # One-cycle: warm up over the first quarter, then anneal. Very short runs (tests) get at least
     # 3 scheduled steps and 2 of warm-up, because a zero-length phase divides by zero inside torch.
     scheduled = max(total_steps, 3)
@@ -273,100 +282,92 @@ def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = F
     if resume_state is not None:
         optimizer.load_state_dict(resume_state["optimizer"])
         scheduler.load_state_dict(resume_state["scheduler"])
+    update_average = _average_updater(averaged, model, config.ema) if averaged is not None else None
+    return _Optimization(model, averaged, optimizer, scheduler,
+                         _forward_backward(config, device, model, optimizer), update_average)
 
-    step_fn = _cnn_step if config.kind == "cnn" else _vae_step
-    # The compiled module shares its parameters with `model`, which stays the one saved.
-    step_model = torch.compile(model) if config.compile else model
+
+def _forward_backward(config: TrainConfig, device: torch.device, model: torch.nn.Module,
+                      optimizer: torch.optim.Optimizer) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss and gradients of one batch: replayed as a CUDA graph on CUDA (unless compiling),
+    else eager, or through torch.compile."""
+    loss_fn = _cnn_step if config.kind == "cnn" else _vae_step
     use_amp = config.amp and device.type == "cuda"
-    graphed = GraphedStep(step_fn, model, use_amp) \
-        if config.cuda_graph and device.type == "cuda" and not config.compile else None
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
-    update_average = _average_updater(averaged, model, config.ema) if averaged is not None else None
-    on_event(Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch,
-                     steps_per_epoch, len(train_set), len(test_set)))
+    if config.cuda_graph and device.type == "cuda" and not config.compile:
+        return GraphedStep(loss_fn, model, use_amp)
+    # The compiled module shares its parameters with `model`, which stays the one saved.
+    step_model = torch.compile(model) if config.compile else model
 
-    metrics: dict = {}
-    saved_path: Path | None = None
-    step = start_epoch * steps_per_epoch
-    run_start_step, run_start_time = step, time.perf_counter()
-    for epoch in range(start_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))  # the batch order
-        # On a GPU, augmentation parameters are drawn there: drawing them on the CPU would copy them
-        # over every step, and each copy waits for the GPU to catch up. On the CPU they come from the
-        # batch-order generator, as they always have, so CPU runs (the shipped weights') repeat exactly.
-        augment_generator = generator if device.type == "cpu" else \
-            torch.Generator(device).manual_seed(_epoch_seed(config.seed, epoch))
-        torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout and VAE noise
-        running = torch.zeros((), device=device)
-        epoch_loss = torch.zeros((), device=device)
-        window_start, window_steps = time.perf_counter(), 0
-        epoch_start = window_start
-        for index in epoch_batches(len(train_set), config.batch_size, generator, device):
-            if control.checkpoint():
-                return _finish(on_event, config, "cancelled", epoch, metrics, saved_path, t0)
-            x = train_set.float_images(index)
-            if config.augment:
-                x = augment(x, augment_generator)
-            try:
-                if graphed is not None:
-                    loss = graphed(x, train_set.labels[index])
-                else:
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                        loss = step_fn(step_model, x, train_set.labels[index])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-            except torch.OutOfMemoryError:
-                raise DeviceError(
-                    f"out of memory on {describe(device)} at batch size {config.batch_size}: "
-                    f"try a smaller --batch-size (e.g. {max(config.batch_size // 2, 1)}); "
-                    f"the last completed epoch ({epoch}) is kept") from None
-            optimizer.step()
-            scheduler.step()
-            if update_average is not None:
-                update_average()
-            running += loss.detach()
-            epoch_loss += loss.detach()
-            step += 1
-            window_steps += 1
-            if window_steps == config.log_every or step % steps_per_epoch == 0:
-                mean = running.item() / window_steps  # the only host sync in the step loop
-                if not math.isfinite(mean):
-                    kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "nothing was saved"
-                    return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
-                                   f"the loss became {mean} at step {step}: training stopped; {kept}. "
-                                   "Try a smaller --lr.")
-                now = time.perf_counter()
-                rate = window_steps * config.batch_size / max(now - window_start, 1e-9)
-                done = step - run_start_step
-                per_step = (now - run_start_time) / max(done, 1)
-                on_event(Progress(config.kind, epoch + 1, config.epochs, step, total_steps, mean,
-                                  rate, per_step * (total_steps - step), scheduler.get_last_lr()[0]))
-                running.zero_()
-                window_start, window_steps = now, 0
-        epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
+    def eager(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss = loss_fn(step_model, x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return loss
 
-        final = averaged if averaged is not None else model  # what is evaluated, saved and used
-        metrics = cnn_metrics(final, test_set) if config.kind == "cnn" else vae_metrics(final, test_set)
-        metrics["train_loss"] = epoch_loss.item() / steps_per_epoch
-        if not all(torch.isfinite(p).all() for p in final.parameters()):
-            return _finish(on_event, config, "diverged", epoch, metrics, saved_path, t0,
-                           "the weights became NaN or infinite: nothing saved for this epoch. Try a smaller --lr.")
-        resume_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-        if averaged is not None:
-            resume_state["live_model"] = model.state_dict()
-        saved_path = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
-                                      train=asdict(config), resume=resume_state)
-        samples = _reconstructions(final, test_set) if config.kind == "vae" else None
-        now = time.perf_counter()
-        on_event(EpochEnd(config.kind, epoch + 1, config.epochs, metrics, saved_path,
-                          now - t0, epoch_rate, samples, now - run_start_time))
-    return _finish(on_event, config, "completed", config.epochs, metrics, saved_path or
-                   (Path(output) if Path(output).is_file() else None), t0)
+    return eager
 
 
-def _finish(on_event, config: TrainConfig, status: str, epoch: int, metrics: dict,
-            path: Path | None, t0: float, message: str = "") -> Finished:
-    event = Finished(config.kind, status, epoch, metrics, path, time.perf_counter() - t0, message)
-    on_event(event)
-    return event
+def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: int, pace: _Pace,
+                 control: TrainControl) -> Generator[Progress, None, torch.Tensor]:
+    """One pass over the training set, yielding a Progress every log_every steps and at the end;
+    returns the sum of the batches' losses (a tensor on the device). Raises _Stop."""
+    device = data.labels.device
+    generator = torch.Generator().manual_seed(_epoch_seed(config.seed, epoch))  # the batch order
+    # On a GPU, augmentation parameters are drawn there: drawing them on the CPU would copy them
+    # over every step, and each copy waits for the GPU to catch up. On the CPU they come from the
+    # batch-order generator, as they always have, so CPU runs (the shipped weights') repeat exactly.
+    augment_generator = generator if device.type == "cpu" else \
+        torch.Generator(device).manual_seed(_epoch_seed(config.seed, epoch))
+    torch.manual_seed(_epoch_seed(config.seed, epoch))  # dropout and VAE noise
+    steps_per_epoch = batches_per_epoch(len(data), config.batch_size)
+    running = torch.zeros((), device=device)
+    epoch_loss = torch.zeros((), device=device)
+    window_start, window_steps = time.perf_counter(), 0
+    for index in epoch_batches(len(data), config.batch_size, generator, device):
+        if control.wait_if_paused_then_should_stop():
+            raise _Stop(Outcome.CANCELLED)
+        x = data.float_images(index)
+        if config.augment:
+            x = augment(x, augment_generator)
+        try:
+            loss = opt.step(x, data.labels[index])
+        except torch.OutOfMemoryError:
+            raise DeviceError(
+                f"out of memory on {describe(device)} at batch size {config.batch_size}: "
+                f"try a smaller --batch-size (e.g. {max(config.batch_size // 2, 1)}); "
+                f"the last completed epoch ({epoch}) is kept") from None
+        running += loss
+        epoch_loss += loss
+        pace.step += 1
+        window_steps += 1
+        if window_steps == config.log_every or pace.step % steps_per_epoch == 0:
+            mean = running.item() / window_steps  # the only host sync in the step loop
+            if not math.isfinite(mean):
+                kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "nothing was saved"
+                raise _Stop(Outcome.DIVERGED, f"the loss became {mean} at step {pace.step}: training "
+                                              f"stopped; {kept}. Try a smaller --lr.")
+            now = time.perf_counter()
+            rate = window_steps * config.batch_size / max(now - window_start, 1e-9)
+            yield Progress(config.kind, epoch + 1, config.epochs, pace.step, pace.total_steps, mean, rate,
+                           pace.eta_s(now), opt.scheduler.get_last_lr()[0])
+            running.zero_()
+            window_start, window_steps = now, 0
+    return epoch_loss
+
+
+def _end_epoch(config: TrainConfig, opt: _Optimization, test_set: Digits, output: Path, epoch: int,
+               train_loss: float, saved: _Saved) -> None:
+    """Evaluate the final weights on the test set and save the checkpoint; records both in `saved`.
+    Raises _Stop, saving nothing, when the weights are no longer finite."""
+    final = opt.final
+    metrics = cnn_metrics(final, test_set) if config.kind == "cnn" else vae_metrics(final, test_set)
+    metrics["train_loss"] = train_loss
+    if not all(torch.isfinite(p).all() for p in final.parameters()):
+        raise _Stop(Outcome.DIVERGED, "the weights became NaN or infinite: nothing saved for this epoch. "
+                                      "Try a smaller --lr.")
+    saved.checkpoint = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
+                                        train=asdict(config), resume=opt.resume_state())
+    saved.epoch, saved.metrics = epoch + 1, metrics

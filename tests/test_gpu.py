@@ -15,7 +15,8 @@ from digittui.data import augment
 from digittui.generate import GenerateConfig, generate
 from digittui.graphstep import WARMUP, GraphedStep
 from digittui.spec import parse
-from digittui.train import EpochEnd, TrainConfig, train
+from digittui.events import EpochEnd
+from digittui.train import TrainConfig, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from digittui import checkpoints
-from digittui.train import EpochEnd, Finished, Progress, Started, TrainConfig, TrainControl, train
+from digittui.events import EpochEnd, Finished, Outcome, Progress, Started, TrainControl
+from digittui.train import TrainConfig, train
 
 SMALL_CNN = {"conv1": 8, "conv2": 8, "conv3": 8, "hidden": 16}
 
@@ -33,9 +34,9 @@ def test_events_and_checkpoint_per_epoch(tiny_mnist, tmp_path):
 
 
 def test_the_announced_plan_speaks_in_singular_and_plural():
-    one = Started("cnn", "CPU", None, epochs=1, start_epoch=0, steps_per_epoch=1, train_size=1, test_size=1)
+    one = Started("cnn", "CPU", None, epochs=1, start_epoch=0, steps_per_epoch=1)
     assert one.plan == "1 epoch of 1 step"
-    many = Started("cnn", "CPU", None, epochs=24, start_epoch=0, steps_per_epoch=1875, train_size=1, test_size=1)
+    many = Started("cnn", "CPU", None, epochs=24, start_epoch=0, steps_per_epoch=1875)
     assert many.plan == "24 epochs of 1,875 steps"
 
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    from digittui import device as devices, paths, train as training
+    from digittui import device as devices, events, paths, train as training
     from digittui.cli.common import print_json
 
     wrong = sorted(set(dict(args.model)) & (_VAE_ONLY if args.kind == "cnn" else _CNN_ONLY))
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model))
     output = Path(args.output) if args.output else paths.user_checkpoint(args.kind)
     data_dir = paths.data_dir(args.data_dir)
-    control = training.TrainControl()
+    control = events.TrainControl()
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
@@ -75,18 +75,18 @@ def run(args: argparse.Namespace) -> int:
     task = bar.add_task(f"train {args.kind}", total=None, stats="loading data")
 
     def on_event(event) -> None:
-        if isinstance(event, training.Started):
+        if isinstance(event, events.Started):
             if event.notice:
                 err_console.print(f"[yellow]notice:[/] {event.notice}")
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
             bar.console.print(f"training {event.kind} on {event.device}: {event.plan}{resumed}")
             bar.update(task, total=event.epochs * event.steps_per_epoch,
                        completed=event.start_epoch * event.steps_per_epoch, stats="")
-        elif isinstance(event, training.Progress):
+        elif isinstance(event, events.Progress):
             bar.update(task, completed=event.step,
                        stats=f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f} "
                              f"{event.images_per_s:,.0f} img/s")
-        elif isinstance(event, training.EpochEnd):
+        elif isinstance(event, events.EpochEnd):
             if args.json:
                 print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2),
                             "train_s": round(event.train_s, 2), "images_per_s": round(event.images_per_s, 1),
@@ -104,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"interrupted: {output} holds the last completed epoch" if output.is_file()
                           else "interrupted before the first epoch completed: nothing saved")
         return 130
-    if result.status == "diverged":
+    if result.status is events.Outcome.DIVERGED:
         err_console.print(f"[bold red]training diverged:[/] {result.message}")
         return 1
-    if result.status == "completed" and not args.json:
+    if result.status is events.Outcome.COMPLETED and not args.json:
         console.print(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
     return 0
 

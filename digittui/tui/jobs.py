@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digittui.events import EpochEnd, Finished, Outcome, Progress, Started, TrainControl
+
 
 def user_message(error: BaseException | None) -> str:
     """A DigitError's message is for the user as it is; anything else is a bug, shown with its type."""
@@ -125,26 +127,27 @@ class TrainRun:
 
     def apply(self, event) -> None:
         """Fold one engine event into the history (UI thread)."""
-        name = type(event).__name__
-        if name == "Started":
-            self.kind = event.kind
-            self.status = "training"
-            note = f" ({event.notice})" if event.notice else ""
-            self.log.append(f"{event.kind.upper()}: {event.plan} on {event.device}{note}")
-        elif name == "Progress":
-            self.progress = event
-            self.loss[event.kind].append((event.step, event.loss))
-        elif name == "EpochEnd":
-            self.epoch_metrics[event.kind].append((event.epoch, dict(event.metrics)))
-            if event.samples is not None:
-                self.samples = event.samples.numpy()
-            shown = ", ".join(f"{k.removeprefix('test_')} {_fmt(k, v)}" for k, v in event.metrics.items()
-                              if k.startswith("test_"))
-            self.log.append(f"{event.kind.upper()} epoch {event.epoch}/{event.epochs}: {shown}; saved {event.checkpoint}")
-        elif name == "Finished":
-            self.finished[event.kind] = event
-            detail = f": {event.message}" if event.message else ""
-            self.log.append(f"{event.kind.upper()} {event.status} after epoch {event.epoch}{detail}")
+        match event:
+            case Started():
+                self.kind = event.kind
+                self.status = "training"
+                note = f" ({event.notice})" if event.notice else ""
+                self.log.append(f"{event.kind.upper()}: {event.plan} on {event.device}{note}")
+            case Progress():
+                self.progress = event
+                self.loss[event.kind].append((event.step, event.loss))
+            case EpochEnd():
+                self.epoch_metrics[event.kind].append((event.epoch, dict(event.metrics)))
+                if event.samples is not None:
+                    self.samples = event.samples.numpy()
+                shown = ", ".join(f"{k.removeprefix('test_')} {_fmt(k, v)}" for k, v in event.metrics.items()
+                                  if k.startswith("test_"))
+                self.log.append(f"{event.kind.upper()} epoch {event.epoch}/{event.epochs}: {shown}; "
+                                f"saved {event.checkpoint}")
+            case Finished():
+                self.finished[event.kind] = event
+                detail = f": {event.message}" if event.message else ""
+                self.log.append(f"{event.kind.upper()} {event.status} after epoch {event.epoch}{detail}")
 
 
 def _fmt(key: str, value: float) -> str:
@@ -153,7 +156,7 @@ def _fmt(key: str, value: float) -> str:
 
 def run_training(run: TrainRun, data_dir: Path) -> None:
     """Train each requested kind in turn (thread worker body)."""
-    from digittui.train import TrainConfig, TrainControl, train
+    from digittui.train import TrainConfig, train
 
     control = TrainControl()
     run.control = control
@@ -167,5 +170,5 @@ def run_training(run: TrainRun, data_dir: Path) -> None:
         req = run.request
         config = TrainConfig(kind=kind, epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, device=req.device)
         finished = train(config, data_dir, run.output[kind], on_event=run.events.append, control=control)
-        if finished.status != "completed":
+        if finished.status is not Outcome.COMPLETED:
             break

@@ -92,11 +92,11 @@ def _finished_vae_run():
     """A VAE run's history as the engine reports it, without training (no clocks, fixed numbers)."""
     import torch
 
-    from digittui.train import EpochEnd, Finished, Progress, Started
+    from digittui.events import EpochEnd, Finished, Outcome, Progress, Started
     from digittui.tui.jobs import TrainRequest, TrainRun
 
     run = TrainRun(TrainRequest(kinds=("vae",), epochs=3), {"vae": None})
-    events = [Started("vae", "CPU", None, 3, 0, 100, 60000, 10000)]
+    events = [Started("vae", "CPU", None, 3, 0, 100)]
     for step in range(20, 301, 20):
         events.append(Progress("vae", (step - 1) // 100 + 1, 3, step, 300, 200 * 0.99 ** step + 100,
                                5000.0, (300 - step) * 0.05, 1e-3))
@@ -107,7 +107,7 @@ def _finished_vae_run():
             x[1] *= 0.6
             events.append(EpochEnd("vae", epoch, 3, {"test_loss": 130 - 5 * epoch, "test_recon": 110 - 6 * epoch,
                                                      "test_kl": 20 + epoch}, None, 10.0 * epoch, x))
-    events.append(Finished("vae", "completed", 3, {}, None, 30.0))
+    events.append(Finished("vae", Outcome.COMPLETED, 3, {}, None, 30.0))
     for event in events:
         run.apply(event)
     run.status = "done"

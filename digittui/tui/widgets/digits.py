@@ -64,10 +64,6 @@ class DigitImage(Widget):
         self._strips: list[Strip] = []
         self._strips_key: tuple | None = None
 
-    @property
-    def image(self) -> np.ndarray:
-        return self._image
-
     def update(self, image: np.ndarray) -> None:
         self._image = np.asarray(image, np.float32)
         self._strips_key = None
