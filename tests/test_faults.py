@@ -121,7 +121,9 @@ def test_ctrl_c_stops_promptly_and_keeps_last_epoch(mnist_4k, tmp_path):
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 2.0  # the worker checks between steps
+    # Between steps, not at the end of the 50-epoch run (~40 s here unloaded); the bound leaves room
+    # for a busy 2-core machine, where exiting the interpreter alone took over 2 s.
+    assert time.monotonic() - sent < 10.0
     assert proc.returncode == 130 and "Traceback" not in err and "last completed epoch" in err
     assert checkpoints.load(out).epoch >= 1
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
