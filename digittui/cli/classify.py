@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_device, console, err_console, print_json
+from digittui.cli.common import add_checkpoints, add_device, console, err_console, load_models, print_json
 
 
 def add_parser(sub) -> None:
@@ -22,13 +22,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from digittui import checkpoints, device as devices
     from digittui.classify import classify
     from digittui.errors import ImageError
     from digittui.preprocess import load_digit
 
-    device = devices.resolve(args.device, required=args.require_device).device
-    cnn, _ = checkpoints.load_default("cnn", args.cnn, device)
+    _, [(cnn, _)] = load_models(args, "cnn")
     failures = 0
     for path in args.images:
         try:

@@ -71,6 +71,18 @@ def add_checkpoints(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = ("
                             help=f"{kind.upper()} checkpoint (default: your trained one, else the shipped one)")
 
 
+def load_models(args: argparse.Namespace, *kinds: str):
+    """Resolve --device (a fallback to the CPU is said on stderr, or refused with --require-device)
+    and load each kind's checkpoint: --cnn / --vae, else the user's trained one, else the shipped one.
+    Returns (device, [(Checkpoint, source) for each kind])."""
+    from digittui import checkpoints, device as devices
+
+    choice = devices.resolve(args.device, required=args.require_device)
+    if choice.notice:
+        err_console.print(f"[yellow]notice:[/] {choice.notice}")
+    return choice.device, [checkpoints.load_default(kind, getattr(args, kind), choice.device) for kind in kinds]
+
+
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=None) + "\n")
     sys.stdout.flush()

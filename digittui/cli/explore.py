@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_data_dir, add_device, console, positive_float, \
-    positive_int
+from digittui.cli.common import add_checkpoints, add_data_dir, add_device, console, load_models, \
+    positive_float, positive_int
 
 
 def _add_output(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -59,13 +59,8 @@ def add_parser(sub) -> None:
 
 
 def _load(args: argparse.Namespace, *kinds: str):
-    from digittui import checkpoints, device as devices
-    from digittui.cli.common import err_console
-
-    choice = devices.resolve(args.device, required=args.require_device)
-    if choice.notice:
-        err_console.print(f"[yellow]notice:[/] {choice.notice}")
-    return [checkpoints.load_default(kind, getattr(args, kind), choice.device)[0].model for kind in kinds]
+    _, loaded = load_models(args, *kinds)
+    return [ckpt.model for ckpt, _ in loaded]
 
 
 def _wrote(path) -> int:

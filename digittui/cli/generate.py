@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_device, console, err_console, non_negative_float, \
-    positive_float, positive_int, print_json
+from digittui.cli.common import add_checkpoints, add_device, console, err_console, load_models, \
+    non_negative_float, positive_float, positive_int, print_json
 
 SPEC_HELP = ("what to draw: a digit (7), a number (2026), a hybrid of two digits (3+8), or one of the "
              "CNN's never-trained output units (class:11). 10-15 alone are ambiguous: write number:11 "
@@ -67,14 +67,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from digittui import checkpoints, device as devices
     from digittui.generate import GenerateConfig, generate_many, verdict
 
-    choice = devices.resolve(args.device, required=args.require_device)
-    if choice.notice:
-        err_console.print(f"[yellow]notice:[/] {choice.notice}")
-    cnn = checkpoints.load_default("cnn", args.cnn, choice.device)[0].model
-    vae = checkpoints.load_default("vae", args.vae, choice.device)[0].model
+    _, loaded = load_models(args, "cnn", "vae")
+    cnn, vae = (ckpt.model for ckpt, _ in loaded)
     requests = parse_many(",".join(args.specs), cnn.config.num_outputs)
     config = GenerateConfig(count=args.count, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,
                             seed=args.seed, stop_confidence=args.stop_confidence, robust=not args.no_robust)
