@@ -5,33 +5,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import platformdirs
+
+APP = "digittui"
 DATA_ENV = "DIGITTUI_DATA"
 HOME_ENV = "DIGITTUI_HOME"
 EXPORT_ENV = "DIGITTUI_EXPORTS"
 
 
-def _xdg(var: str, fallback: str) -> Path:
-    value = os.environ.get(var)
-    return Path(value) if value else Path.home() / fallback
-
-
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The MNIST root (torchvision layout: <root>/MNIST/raw/...).
 
-    `--data-dir` wins, then $DIGITTUI_DATA, then a per-user cache directory.
+    `--data-dir` wins, then $DIGITTUI_DATA, then the platform's per-user cache folder
+    (~/.cache/digittui/data on Linux, ~/Library/Caches/digittui/data on macOS).
     """
     if explicit:
         return Path(explicit).expanduser()
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
-    return _xdg("XDG_CACHE_HOME", ".cache") / "digittui" / "data"
+    return platformdirs.user_cache_path(APP, appauthor=False) / "data"
 
 
 def user_dir() -> Path:
-    """Per-user state: checkpoints the user trained. Never inside the installed package."""
+    """Per-user state: checkpoints the user trained. Never inside the installed package.
+    $DIGITTUI_HOME, else the platform's per-user data folder (~/.local/share/digittui on Linux,
+    ~/Library/Application Support/digittui on macOS)."""
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV]).expanduser()
-    return _xdg("XDG_DATA_HOME", ".local/share") / "digittui"
+    return platformdirs.user_data_path(APP, appauthor=False)
 
 
 def user_checkpoint(kind: str) -> Path:

@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     # For the TUI only; distinct dests, since a subcommand's own --data-dir default would overwrite these.
     app = parser.add_argument_group("terminal UI options (without a command)")
     app.add_argument("--data-dir", dest="app_data_dir", metavar="DIR",
-                     help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else ~/.cache/digittui/data)")
+                     help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else the per-user cache "
+                          "folder, e.g. ~/.cache/digittui/data)")
     app.add_argument("--cnn", dest="app_cnn", metavar="FILE", help="CNN checkpoint (default: yours, else shipped)")
     app.add_argument("--vae", dest="app_vae", metavar="FILE", help="VAE checkpoint (default: yours, else shipped)")
     app.add_argument("--device", dest="app_device", default="auto", metavar="NAME",

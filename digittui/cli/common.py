@@ -54,7 +54,7 @@ def non_negative_float(text: str) -> float:
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else "
-                             "~/.cache/digittui/data, downloaded there when online)")
+                             "the per-user cache folder, e.g. ~/.cache/digittui/data on Linux, downloaded there when online)")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:

@@ -41,8 +41,8 @@ def add_parser(sub) -> None:
     add_device(p)
     add_data_dir(p)
     p.add_argument("--output", "-o", metavar="FILE",
-                   help="checkpoint to write (default: ~/.local/share/digittui/checkpoints/KIND.pt, "
-                        "or $DIGITTUI_HOME/checkpoints/KIND.pt)")
+                   help="checkpoint to write (default: checkpoints/KIND.pt in $DIGITTUI_HOME, else in the "
+                        "per-user data folder, e.g. ~/.local/share/digittui on Linux)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last completed epoch saved in --output (default: start afresh)")
     p.add_argument("--json", action="store_true", help="print one JSON line per epoch instead of a progress bar (default: off)")
