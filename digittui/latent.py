@@ -6,12 +6,18 @@ All functions return CPU float32 tensors; images are [..., 28, 28] in [0, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from digittui.data import Digits
-from digittui.models import VAE
+from digittui.errors import DataError
+from digittui.models import CNN, VAE
+
+if TYPE_CHECKING:
+    from digittui.genconfig import GenerateConfig
+    from digittui.spec import Request
 
 
 def _device(vae: VAE) -> torch.device:
@@ -49,6 +55,33 @@ def morph(vae: VAE, z_a: torch.Tensor, z_b: torch.Tensor, steps: int = 16,
           spherical: bool = True) -> torch.Tensor:
     """Decoded frames [steps, 28, 28] along the path from z_a to z_b."""
     return _decode(vae, interpolate(z_a, z_b, steps, spherical))
+
+
+def morph_generated(a: "Request", b: "Request", cnn: CNN, vae: VAE, config: "GenerateConfig",
+                    steps: int = 16, spherical: bool = True) -> torch.Tensor:
+    """Generate one image for each request (guided, with `config`), then morph between their latents."""
+    from digittui.generate import generate_many
+
+    ends = generate_many([a, b], cnn, vae, replace(config, count=1))
+    return morph(vae, ends[0].latents[0, 0], ends[1].latents[0, 0], steps, spherical)
+
+
+@torch.no_grad()
+def morph_test_digits(vae: VAE, digits: Digits, a: int, b: int, seed: int, steps: int = 16) -> torch.Tensor:
+    """Morph between the posterior means of a test image of digit `a` and one of digit `b`, each
+    picked at random by `seed`. Raises DataError when `digits` holds no image of either."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = digits.labels.cpu()
+    ends = []
+    for digit in (a, b):
+        candidates = torch.nonzero(labels == digit).flatten()
+        if len(candidates) == 0:
+            raise DataError(f"the test set holds no {digit} to morph from or to")
+        ends.append(candidates[torch.randint(len(candidates), (1,), generator=generator)])
+    vae.eval()
+    index = torch.cat(ends).to(digits.images.device)
+    mu = vae.encode(digits.float_images(index).to(_device(vae)))[0]
+    return morph(vae, mu[0], mu[1], steps)
 
 
 def plane_grid(vae: VAE, center: torch.Tensor, axis_u: torch.Tensor, axis_v: torch.Tensor,

@@ -96,13 +96,13 @@ def run_morph(args: argparse.Namespace) -> int:
     path = export.output_path(args.output, name, ".png", args.overwrite, args.out_dir)
     gif = export.output_path(args.gif, name, ".gif", args.overwrite) if args.gif else None
 
-    from digittui.generate import GenerateConfig, generate_many
-    from digittui.latent import morph
+    from digittui.generate import GenerateConfig
+    from digittui.latent import morph_generated
 
     cnn, vae = _load(args, "cnn", "vae")
     requests = [parse(text, cnn.config.num_outputs) for text in (args.a, args.b)]
-    ends = generate_many(requests, cnn, vae, GenerateConfig(count=1, seed=args.seed))
-    frames = morph(vae, ends[0].latents[0, 0], ends[1].latents[0, 0], args.frames, spherical=not args.linear)
+    frames = morph_generated(*requests, cnn, vae, GenerateConfig(seed=args.seed), args.frames,
+                             spherical=not args.linear)
     export.save_png_grid(path, frames, columns=args.frames,
                          title=f"{requests[0].label} -> {requests[1].label}"
                                f" ({'linear' if args.linear else 'spherical'})")

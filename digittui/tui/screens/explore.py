@@ -205,17 +205,9 @@ class ExploreScreen(Screen):
 
     @work(thread=True, group="decode", exclusive=True, exit_on_error=False)
     def _morph_worker(self, vae, digits, a: int, b: int, seed: int, frames: int) -> np.ndarray:
-        import torch
+        from digittui.latent import morph_test_digits
 
-        from digittui.latent import morph
-
-        rng = np.random.default_rng(seed)
-        labels = digits.labels.numpy()
-        ends = [int(rng.choice(np.flatnonzero(labels == d))) for d in (a, b)]
-        with torch.no_grad():
-            device = next(vae.parameters()).device
-            mu = vae.encode(digits.float_images(torch.tensor(ends)).to(device))[0]
-        return morph(vae, mu[0], mu[1], frames).numpy()
+        return morph_test_digits(vae, digits, a, b, seed, frames).numpy()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -255,13 +255,12 @@ class GenerateScreen(Screen):
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
     def _morph(self, a: int, b: int, form: dict, models) -> Morph:
         from digittui.classify import classify
-        from digittui.generate import GenerateConfig, generate_many
-        from digittui.latent import morph
+        from digittui.generate import GenerateConfig
+        from digittui.latent import morph_generated
         from digittui.spec import parse
 
-        config = GenerateConfig(**{**form, "count": 1})
-        ends = generate_many([parse(str(a)), parse(str(b))], models.cnn.model, models.vae.model, config)
-        frames = morph(models.vae.model, ends[0].latents[0, 0], ends[1].latents[0, 0], MORPH_FRAMES).numpy()
+        frames = morph_generated(parse(str(a)), parse(str(b)), models.cnn.model, models.vae.model,
+                                 GenerateConfig(**form), MORPH_FRAMES).numpy()
         predictions = classify(models.cnn.model, frames)
         return Morph(a, b, frames, [p.digit for p in predictions], [p.confidence for p in predictions])
 
