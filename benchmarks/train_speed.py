@@ -1,4 +1,5 @@
-"""CNN training speed: `digittui train cnn` (defaults) vs a loop written like pytorch/examples' mnist.
+"""CNN training speed: `digittui train cnn` (defaults) vs a loop written like pytorch/examples' mnist,
+and between the two, digittui's own model and recipe fed by that DataLoader loop.
 
 Prints one JSON line: for each loop, wall seconds to reach 99.0% (and 99.5%) test accuracy from
 process start (torch import and data loading included), the same counted from the first training
@@ -11,6 +12,12 @@ the ratios.
 The baseline is pytorch/examples mnist/main.py as published: its Net (two convs, dropout, 9216->128
 FC), Adadelta lr 1.0 with StepLR(gamma 0.7), batch 64, torchvision transforms per sample through a
 DataLoader, a test pass after every epoch. It runs in a subprocess too, so both pay the same imports.
+
+The middle loop (`digittui_model_dataloader`) changes one thing against digittui: the data path. It
+trains digittui's CNN with digittui's recipe (AdamW, one-cycle schedule, the same epochs, batch size
+and peak lr; bf16 autocast on CUDA) on batches from that DataLoader (ToTensor per sample) instead of
+index gathers from a resident uint8 tensor, with no CUDA graph. So baseline -> middle is what the
+model and recipe buy, middle -> digittui what the data path (and on CUDA the graph step) buys.
 """
 
 from __future__ import annotations
@@ -73,6 +80,42 @@ for epoch in range(1, epochs + 1):
         break
 '''
 
+OURS_ON_DATALOADER = r'''
+import json, sys, time
+t0 = time.perf_counter()
+import torch, torch.nn.functional as F
+from torchvision import datasets, transforms
+from digittui.models import CNN
+
+root, device = sys.argv[1], torch.device(sys.argv[2])
+epochs, batch, lr = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+torch.manual_seed(1)
+kw = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
+train = torch.utils.data.DataLoader(datasets.MNIST(root, train=True, transform=transforms.ToTensor()),
+                                    batch_size=batch, shuffle=True, **kw)
+test = torch.utils.data.DataLoader(datasets.MNIST(root, train=False, transform=transforms.ToTensor()),
+                                   batch_size=1000, **kw)
+model = CNN().to(device)
+opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=device.type == "cuda")
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(train), pct_start=0.25)
+amp = device.type == "cuda"
+train_start = time.perf_counter()
+for epoch in range(1, epochs + 1):
+    model.train(); start = time.perf_counter()
+    for x, y in train:
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+    rate = len(train.dataset) / (time.perf_counter() - start)
+    model.eval(); correct = 0
+    with torch.no_grad():
+        for x, y in test:
+            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
+    print(json.dumps({"epoch": epoch, "test_accuracy": correct / len(test.dataset), "images_per_s": rate,
+                      "train_s": time.perf_counter() - train_start}), flush=True)
+'''
+
 
 def timed_lines(cmd: list[str], env: dict) -> tuple[list[tuple[float, dict]], float]:
     """Run cmd, return (seconds since launch, parsed JSON) for each JSON line it prints, and total wall."""
@@ -108,6 +151,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="epochs for digittui (default: its default)")
     parser.add_argument("--batch-size", type=int, default=None, help="batch size for digittui (default: its default)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate for digittui (default: its default)")
+    parser.add_argument("--dataloader-loop", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run digittui's model and recipe in the DataLoader loop (default: on)")
     args = parser.parse_args()
     root = os.environ.get("DIGITTUI_DATA", "../shared/data")
     env = dict(os.environ, DIGITTUI_DATA=root, PYTHONUNBUFFERED="1")
@@ -121,6 +166,16 @@ def main() -> None:
         result = {"benchmark": "train_cnn", "device": args.device, "cpu_threads": os.cpu_count(),
                   "options": cmd[cmd.index("--output") + 2:],
                   "digittui": {**summarize(ours), "wall_s": round(ours_wall, 1)}}
+        if args.dataloader_loop:
+            from digittui.train import TrainConfig
+
+            recipe = TrainConfig(kind="cnn", epochs=args.epochs or 0, batch_size=args.batch_size or 0,
+                                 lr=args.lr or 0.0).resolved()
+            mid, mid_wall = timed_lines([sys.executable, "-c", OURS_ON_DATALOADER, root, args.device,
+                                         str(recipe.epochs), str(recipe.batch_size), str(recipe.lr)], env)
+            result["digittui_model_dataloader"] = {**summarize(mid), "wall_s": round(mid_wall, 1)}
+            result["data_path_throughput_ratio"] = round(
+                result["digittui"]["images_per_s"] / max(result["digittui_model_dataloader"]["images_per_s"], 1e-9), 2)
         if not args.baseline_epochs:
             print(json.dumps(result))
             return
@@ -135,6 +190,9 @@ def main() -> None:
     result["train_speedup_to_99.0"] = round(b / a, 2) if a and b else None
     result["throughput_ratio"] = round(result["digittui"]["images_per_s"]
                                        / max(result["baseline_pytorch_examples"]["images_per_s"], 1e-9), 2)
+    if args.dataloader_loop:
+        result["model_throughput_ratio"] = round(result["digittui_model_dataloader"]["images_per_s"]
+                                                 / max(result["baseline_pytorch_examples"]["images_per_s"], 1e-9), 2)
     print(json.dumps(result))
 
 
