@@ -1,8 +1,8 @@
 """A training step's forward and backward, captured once as a CUDA graph and replayed every step.
 
-Why: these models are small, so on a GPU a step is launch-bound. Measured on an H200
-(benchmarks/step_cost.py, batch 128): the eager CNN step issues ~90 kernel launches and costs
-4.1 ms of host time; replayed as one graph it costs 0.5 ms. The optimizer, the learning-rate
+Why: these models are small, so on a GPU an eager step is launch-bound: the host-side cost of its
+kernel launches exceeds the arithmetic, and one graph replay costs one launch (the figures are in
+benchmarks/RESULTS.md, from benchmarks/step_cost.py). The optimizer, the learning-rate
 schedule and the weight average stay eager (a few launches): the schedule changes Adam's lr and
 momentum every step, and a graph would freeze those numbers at their values during capture.
 

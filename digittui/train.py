@@ -48,10 +48,9 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA
     ema: float = 0.0  # decay of a moving average of the weights, updated every step (e.g. 0.999); the
     # average is what gets evaluated and saved. 0 = off
-    compile: bool = False  # torch.compile the model: ~20 s of compiling, and on the GPU no faster
-    # than eager here (launch-bound: benchmarks/RESULTS.md); cuda_graph is what pays
+    compile: bool = False  # torch.compile the model (its compiling delays the first step)
     cuda_graph: bool = True  # on CUDA, replay each step's forward and backward as one CUDA graph
-    # (digittui/graphstep.py): 2.8-4.1 -> 0.43 ms per CNN step on an H200. Ignored with compile
+    # (digittui/graphstep.py says why). Ignored with compile
     cudnn_benchmark: bool = True  # on CUDA, let cuDNN time its kernels for each new input shape:
     # faster steps, slower first ones; benchmarks/startup_cost.py weighs it for short runs
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields

@@ -33,11 +33,11 @@ def add_parser(sub) -> None:
                         "vae latent_dim, channels, hidden (default: the sizes in models/cnn.py, models/vae.py)")
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same run (default: 1)")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the model (default: off; about 20 s of compiling, and measured no "
-                        "faster on an H200: the steps are launch-bound, which the CUDA graph fixes)")
+                   help="torch.compile the model (default: off; compiling delays the first step, and "
+                        "benchmarks/RESULTS.md found it no faster on a GPU than the CUDA graph step)")
     p.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
                    help="on CUDA, run every step eagerly instead of replaying it as a CUDA graph "
-                        "(default: graph on, ~5x faster steps for these small models)")
+                        "(default: graph on; these small models' steps are launch-bound, see benchmarks/RESULTS.md)")
     add_device(p)
     add_data_dir(p)
     p.add_argument("--output", "-o", metavar="FILE",

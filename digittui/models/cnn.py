@@ -38,8 +38,8 @@ class CNN(nn.Module):
         self.fc1 = nn.Linear(c.conv3 * 3 * 3, c.hidden)
         self.dropout = nn.Dropout(c.dropout)
         self.fc2 = nn.Linear(c.hidden, c.num_outputs)
-        # channels_last convolutions run ~1.6x faster on the CPU (measured: 3,500 -> 5,800 img/s
-        # training on 2 cores) and suit tensor cores on the GPU.
+        # channels_last: faster convolutions on the CPU (benchmarks/RESULTS.md) and the layout
+        # tensor cores want on the GPU.
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
