@@ -25,9 +25,19 @@ def test_png_grid_written(tmp_path, images):
 
 
 def test_png_grid_of_wide_images_without_captions(tmp_path):
-    path = save_png_grid(tmp_path / "wide.png", np.zeros((300, 28, 56)))
+    images = np.zeros((300, 28, 56))
+    images[0] = 1.0  # the only bright image: first in the grid, twice as wide as tall
+    path = save_png_grid(tmp_path / "wide.png", images)
     with Image.open(path) as png:
         assert png.format == "PNG"
+        pixels = np.asarray(png.convert("L"))
+    rows, cols = np.nonzero(pixels > 128)  # nothing else is bright: no captions, no title
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    assert width / height == pytest.approx(2.0, rel=0.1)
+    assert rows.min() < 0.1 * pixels.shape[0] and cols.min() < 0.1 * pixels.shape[1]  # top left
+    # all 300 laid out in a roughly square grid: 13 columns x 24 rows of 56 x 28 (plus gaps)
+    assert pixels.shape[1] / width == pytest.approx(13, rel=0.1)
+    assert pixels.shape[0] / height == pytest.approx(24 * 30 / 28, rel=0.1)
 
 
 def test_gif_written_and_animated(tmp_path, images):

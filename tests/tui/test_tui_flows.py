@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+from textual.binding import Binding
 from textual.widgets import Input, Select
 
 from digittui import paths
@@ -277,20 +278,51 @@ def test_explore_map_pan_and_random_samples(make_app):
             assert (screen.view.x, screen.view.y) == (0.75, 0.75)
             await pilot.press("minus")
             assert screen.view.extent > 1.5
+            from digittui.latent import sample_prior
+
             await pilot.press("r")
-            await wait_for(pilot, lambda: "Random" in str(screen.query_one("#explore-status").content))
+            assert "Random z ~ N(0, I), seed 1" in str(screen.query_one("#explore-status").content)
+            shown = len(grid._images)  # the grid keeps its size: the same number of samples
+            expected = sample_prior(app.models.vae.model, shown, seed=1)[1].numpy()
+            await wait_for(pilot, lambda: len(grid._images) == shown
+                           and np.allclose(np.stack(grid._images), expected, atol=1e-6))
 
     run(scenario)
 
 
 def test_every_binding_is_in_the_command_palette(make_app):
+    """Each screen's bindings that can run now are commands (the others come once they can), and a
+    command runs when picked in the palette."""
+    from textual.command import CommandPalette
+
+    def palette():
+        return {c.title for c in app.get_system_commands(app.screen)}
+
     async def scenario():
+        nonlocal app
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("t")
-            titles = {c.title for c in app.get_system_commands(app.screen)}
-            assert {"Start", "Go to Generate", "Go to Explore", "Go to Help"} <= titles
+            await ready(pilot)
+            for mode, screen_class in app.MODES.items():
+                await pilot.press(next(b.key for b in app.BINDINGS if f"'{mode}'" in b.action))
+                await wait_for(pilot, lambda: isinstance(app.screen, screen_class))
+                usable = {b.description for b in screen_class.BINDINGS if isinstance(b, Binding) and b.description
+                          and app.screen.check_action(b.action.split("(")[0], ()) is not False}
+                assert usable and usable <= palette(), (mode, usable - palette())
+                assert {f"Go to {m.title()}" for m in app.MODES} <= palette()
+            await start_long_training(pilot)
+            await wait_for(pilot, lambda: {"Pause/resume", "Stop"} <= palette() and "Start" not in palette())
+            await pilot.press("x")
+            await wait_for(pilot, lambda: not app.training)
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            for key in "go to explore":
+                await pilot.press("space" if key == " " else key)
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ExploreScreen")
 
+    app = None
     run(scenario)
 
 
