@@ -37,11 +37,13 @@ def test_piped_messages_stay_on_one_line():
 
 
 def test_missing_data_is_a_message_not_a_traceback(tmp_path):
-    env = dict(os.environ, DIGITTUI_DATA=str(tmp_path / "empty"))
-    # No network here and no files: torchvision's download fails and we must explain.
+    # No files, and offline whatever this machine's network: every request goes to a proxy on a
+    # port where nothing listens, so torchvision's download fails and we must explain.
+    offline = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+    env = dict(os.environ, DIGITTUI_DATA=str(tmp_path / "empty"), no_proxy="", NO_PROXY="", **offline)
     proc = run_cli("train", "cnn", "--epochs", "1", "--device", "cpu", env=env)
     assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr and "--data-dir" in proc.stderr
+    assert "Traceback" not in proc.stderr and "--data-dir" in proc.stderr and "download failed" in proc.stderr
 
 
 @pytest.mark.parametrize("args", [
