@@ -72,6 +72,7 @@ def _uninterrupted(data, tmp_path):
     return checkpoints.load(tmp_path / "reference.pt").model
 
 
+@pytest.mark.slow  # trains MNIST subsets in subprocesses
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(mnist_4k, tmp_path):
     out = tmp_path / "cnn.pt"
     proc = _start([*TRAIN_ARGS, "--output", str(out)], mnist_4k)
@@ -101,6 +102,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # trains MNIST subsets in subprocesses
 def test_sigkill_during_checkpoint_write_keeps_previous(mnist_4k, tmp_path):
     out = tmp_path / "cnn.pt"
     proc = _start([*TRAIN_ARGS, "--output", str(out)], mnist_4k, script=KILL_DURING_SECOND_SAVE)
@@ -114,6 +116,7 @@ def test_sigkill_during_checkpoint_write_keeps_previous(mnist_4k, tmp_path):
     _assert_same_weights(checkpoints.load(out).model, _uninterrupted(mnist_4k, tmp_path))
 
 
+@pytest.mark.slow  # trains MNIST subsets in subprocesses
 def test_ctrl_c_stops_promptly_and_keeps_last_epoch(mnist_4k, tmp_path):
     out = tmp_path / "cnn.pt"
     proc = _start([*TRAIN_ARGS, "--epochs", "50", "--output", str(out)], mnist_4k)

@@ -24,6 +24,7 @@ def test_shipped_weights_meet_their_targets(mnist_dir, capsys):
     assert result["vae_test_loss"] <= 95.0
 
 
+@pytest.mark.slow  # the whole default recipe on the real MNIST
 def test_default_recipe_reaches_99_percent(mnist_dir, tmp_path, capsys):
     """`digittui train cnn` with its defaults: >= 99.0% (its wall time is measured by benchmarks/)."""
     assert main(["train", "cnn", "--data-dir", str(mnist_dir), "--device", "cpu", "--json",
