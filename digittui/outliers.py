@@ -1,0 +1,60 @@
+"""Non-digits made on the fly for outlier exposure (Hendrycks et al. 2019): training pushes the CNN's
+digit probabilities on them towards uniform, so that a low confidence can say "not a digit".
+
+Two kinds, both tensor ops on the batch's device:
+    scribbles  2-5 random curved pen strokes of random width
+    chimeras   the left part of one training digit joined to the right part of a digit of another class
+
+The loss (`uniform_loss`) looks at the 10 digit outputs only: the spare units (10-15) get no
+gradient from it, so no training example ever targets them (the generator's `class:N` relies on it).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(shape, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(shape, generator=generator, device=generator.device)
+
+
+def scribbles(n: int, generator: torch.Generator, device: torch.device | str, size: int = 28,
+              samples: int = 20) -> torch.Tensor:
+    """[n, 1, size, size] images of 3-5 quadratic Bezier strokes each, in the digit box (4-24 px);
+    fewer strokes too often make a digit."""
+    most = 5
+    u = _rand((n, most, 8), generator).to(device)
+    control = 4 + u[..., :6].view(n, most, 3, 2) * (size - 8)  # [n, strokes, 3 points, xy]
+    t = torch.linspace(0, 1, samples, device=device).view(1, 1, -1, 1)
+    p0, p1, p2 = control[:, :, 0:1], control[:, :, 1:2], control[:, :, 2:3]
+    points = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2  # [n, strokes, samples, 2]
+    coords = torch.arange(size, device=device, dtype=torch.float32)
+    ys, xs = torch.meshgrid(coords, coords, indexing="ij")
+    pixels = torch.stack([xs.flatten(), ys.flatten()], 1)  # [size*size, 2]
+    d = torch.cdist(points.reshape(n, -1, 2), pixels[None].expand(n, -1, -1))  # [n, strokes*samples, P]
+    d = d.view(n, most, samples, -1).amin(2)  # distance of every pixel to each stroke
+    count = 3 + (u[:, 0, 6] * 3).floor()
+    used = torch.arange(most, device=device).view(1, -1, 1) < count.view(-1, 1, 1)
+    half_width = (0.7 + u[..., 7:8] * 1.1)  # [n, strokes, 1]: 1.4-3.6 px strokes
+    ink = ((half_width + 0.5 - d).clamp(0, 1) * used).amax(1)
+    return ink.view(n, 1, size, size)
+
+
+def chimeras(x: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image's left part joined to the right part of the previous image in the batch, cut at
+    a column between 11 and 16. Kept only where the two classes differ and each part holds at least
+    a third of its digit's ink: a sliver of one digit on another is still that digit."""
+    partner = x.roll(1, 0)
+    cut = 11 + (_rand((x.shape[0], 1, 1, 1), generator).to(x.device) * 6).floor()
+    left = torch.arange(x.shape[-1], device=x.device).view(1, 1, 1, -1) < cut
+    share_left = (x * left).sum((1, 2, 3)) / x.sum((1, 2, 3)).clamp(min=1e-6)
+    share_right = (partner * ~left).sum((1, 2, 3)) / partner.sum((1, 2, 3)).clamp(min=1e-6)
+    keep = (labels != labels.roll(1, 0)) & (share_left > 1 / 3) & (share_right > 1 / 3)
+    return torch.where(left, x, partner)[keep]
+
+
+def uniform_loss(digit_logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy from the uniform distribution over the digits to the softmax of their logits
+    [B, 10], averaged over the batch: lowest when all 10 are equally likely."""
+    return -F.log_softmax(digit_logits.float(), dim=1).mean()
