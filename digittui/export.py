@@ -207,6 +207,24 @@ def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int
                                                        loop=0))
 
 
+def save_images(directory: str | os.PathLike, images: Sequence, names: Sequence[str],
+                overwrite: bool = False, scale: int = 4) -> list[Path]:
+    """Each image [H, W] (their sizes may differ) as its own PNG, light ink on black, `scale` times
+    larger, no caption, in `directory`, named by `names` through safe_output_path: what
+    `digittui classify` reads back."""
+    from PIL import Image
+
+    if len(names) != len(images):
+        raise ExportError(f"{len(names)} names for {len(images)} images")
+    paths = []
+    for image, name in zip(images, names):
+        path = safe_output_path(directory, name, ".png", overwrite)
+        pixels = Image.fromarray((_as_array(image)[0] * 255).round().astype(np.uint8))
+        pixels = pixels.resize((pixels.width * scale, pixels.height * scale), Image.Resampling.NEAREST)
+        paths.append(_write(path, "PNG", lambda p: pixels.save(p, format="PNG")))
+    return paths
+
+
 def save_npz(path: str | os.PathLike, images, targets, **extra) -> Path:
     """images float32 [N, H, W] in [0, 1], targets int [N], plus any extra arrays (compressed)."""
     array = _as_array(images)

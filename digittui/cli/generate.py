@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--npz", metavar="FILE",
                    help="write images, targets and confidences as a numpy .npz (default: none)")
     p.add_argument("--gif", metavar="FILE", help="write an animated GIF of the optimization (default: none)")
+    p.add_argument("--images", metavar="DIR",
+                   help="write each sample as its own PNG in DIR, without captions, named SPEC-N.png: "
+                        "what `digittui classify` reads back (default: none)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files (default: keep them and write NAME-1.png, NAME-2.png...)")
     add_checkpoints(p)
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                           f"{float(r.confidence.min()):.3f}", verdict(r))
         console.print(table)
 
-    arrays = export.generated_arrays(results) if outputs else {}
+    arrays = export.generated_arrays(results) if outputs or args.images else {}
     if "png" in outputs:
         columns = config.count if config.count <= 32 else None  # one row per spec when it fits
         export.save_generated_grid(outputs["png"], results, arrays, columns=columns)
@@ -116,4 +119,10 @@ def run(args: argparse.Namespace) -> int:
         export.save_gif(outputs["gif"], frames, columns=config.count if config.count <= 32 else None)
     for path in outputs.values():
         (err_console if args.json else console).print(f"wrote {path}", highlight=False)
+    if args.images:
+        names = [f"{r.request.text}-{i + 1}" for r in results for i in range(len(r.images))]
+        trimmed = [a[:, :w] for a, w in zip(arrays["images"], arrays["widths"])]  # no right padding
+        written = export.save_images(args.images, trimmed, names, args.overwrite)
+        (err_console if args.json else console).print(f"wrote {len(written)} images to {args.images}",
+                                                      highlight=False)
     return 0
