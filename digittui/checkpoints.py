@@ -8,6 +8,7 @@ On disk (a torch zip archive holding only tensors, numbers, strings, lists and d
     epoch    completed epochs           metrics   {"test_accuracy": ..., "test_loss": ..., ...}
     versions {"digittui", "torch"}      resume    optimizer, scheduler (and, with EMA, the live
                                                   weights): only --resume needs it
+    calibration (CNN, optional) temperature and not-a-digit threshold (digittui.calibration)
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     resume: dict[str, Any] | None = None  # optimizer / scheduler / live-weight state for --resume
+    calibration: dict[str, Any] | None = None  # digittui.calibration.Calibration.as_dict(), CNN only
 
 
 def save(path: Path, kind: str, model: torch.nn.Module, *, epoch: int = 0,
          metrics: dict | None = None, train: dict | None = None,
-         resume: dict | None = None) -> Path:
+         resume: dict | None = None, calibration: dict | None = None) -> Path:
     """Write atomically: a temporary file in the same folder, flushed to disk, then renamed over
     `path`. A crash at any moment leaves either the old file or the new one, never half of one."""
     path = Path(path)
@@ -62,6 +64,8 @@ def save(path: Path, kind: str, model: torch.nn.Module, *, epoch: int = 0,
     }
     if resume is not None:
         payload["resume"] = resume
+    if calibration is not None:
+        payload["calibration"] = dict(calibration)
     _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -139,7 +143,7 @@ def load(path: Path, kind: str | None = None, device: torch.device | str = "cpu"
     return Checkpoint(
         kind=found, model=model, path=path, epoch=int(payload.get("epoch", 0)),
         metrics=dict(payload.get("metrics") or {}), train=dict(payload.get("train") or {}),
-        resume=payload.get("resume"),
+        resume=payload.get("resume"), calibration=payload.get("calibration"),
     )
 
 
@@ -169,4 +173,5 @@ def strip(src: Path, dst: Path) -> Path:
     """Copy a checkpoint without its resume state (optimizer etc.): a third of the size, for sharing
     (the shipped weights are made this way); it can no longer be resumed."""
     ckpt = load(src)
-    return save(dst, ckpt.kind, ckpt.model, epoch=ckpt.epoch, metrics=ckpt.metrics, train=ckpt.train)
+    return save(dst, ckpt.kind, ckpt.model, epoch=ckpt.epoch, metrics=ckpt.metrics, train=ckpt.train,
+                calibration=ckpt.calibration)

@@ -1,34 +1,190 @@
-"""Classifying 28x28 digits with the CNN: probabilities over the 10 digits and the spare outputs."""
+"""Classifying digits with the CNN: calibrated probabilities, a verdict (a digit, not sure, not a
+digit), and numbers read left to right from one image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 import torch
 
+from digittui.calibration import NOT_SURE_BELOW, Calibration, probabilities
 from digittui.models import CNN
+
+SPLIT_ASPECT = 1.0  # a piece wider than its height may be touching digits (8% of MNIST's digits are)
+# Prior odds that a piece is one digit, by its width / height: even at 1.3, e^3 to 1 at 1.0, 1 to
+# e^3 at 1.6 (8% of MNIST's digits are wider than tall, 3% wider than 1.2, 0.4% than 1.5; the
+# VAE's digits are often wider still, and the CNN reads halves of digits confidently).
+ONE_DIGIT_ASPECT, ASPECT_SLOPE = 1.3, 10.0
+EXTRA_DIGIT = float(np.log(0.3))  # each cut costs this: wide digits are commoner than touching ones
+MIN_PART = 0.25  # parts of a split piece are at least this share of its height wide
+MERGE_GAP = 0.2  # neighbours closer than this share of their height may be one broken digit
+
+
+class Verdict(Enum):
+    DIGIT = "digit"
+    NOT_SURE = "not sure"  # a digit, but the calibrated confidence is below NOT_SURE_BELOW
+    NOT_A_DIGIT = "not a digit"  # below the checkpoint's fitted threshold, or blank
 
 
 @dataclass
 class Prediction:
     digit: int  # the most probable of the 10 digit classes
-    confidence: float  # its probability
-    probs: list[float]  # softmax over all outputs (10 digits, then the never-trained spare units)
+    confidence: float  # its calibrated probability
+    probs: list[float]  # calibrated softmax over all outputs (10 digits, then the spare units)
+    verdict: Verdict = Verdict.DIGIT
+
+    def top(self, k: int = 2) -> list[tuple[int, float]]:
+        """The k most probable digits with their probabilities."""
+        digits = self.probs[:10]
+        return sorted(((d, digits[d]) for d in range(len(digits))), key=lambda t: -t[1])[:k]
+
+    def describe(self) -> str:
+        """'7 (99.2%)', 'not sure: 4 (61.0%) or 9 (37.5%)' or 'not a digit'."""
+        if self.verdict is Verdict.NOT_A_DIGIT:
+            return "not a digit"
+        if self.verdict is Verdict.NOT_SURE:
+            (a, pa), (b, pb) = self.top(2)
+            return f"not sure: {a} ({pa:.1%}) or {b} ({pb:.1%})"
+        return f"{self.digit} ({self.confidence:.1%})"
+
+
+def _verdict(confidence: float, calibration: Calibration) -> Verdict:
+    if confidence < calibration.not_a_digit_below:
+        return Verdict.NOT_A_DIGIT
+    return Verdict.NOT_SURE if confidence < NOT_SURE_BELOW else Verdict.DIGIT
 
 
 @torch.no_grad()
-def classify(model: CNN, images: np.ndarray | torch.Tensor) -> list[Prediction]:
-    """images: [N, 28, 28] (or [28, 28]) floats in [0, 1], ink light on dark."""
+def classify(model: CNN, images: np.ndarray | torch.Tensor,
+             calibration: Calibration | None = None) -> list[Prediction]:
+    """images: [N, 28, 28] (or [28, 28]) floats in [0, 1], ink light on dark. Without a calibration
+    the probabilities are the raw softmax and nothing is called "not a digit"."""
+    calibration = calibration or Calibration()
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.dim() == 2:
         x = x[None]
     device = next(model.parameters()).device
     model.eval()
-    probs = torch.softmax(model(x[:, None].to(device)).float(), dim=1).cpu()
+    probs = probabilities(model(x[:, None].to(device)), calibration.temperature).cpu()
     digits = model.config.num_classes
     out = []
     for p in probs:
         d = int(p[:digits].argmax())
-        out.append(Prediction(d, float(p[d]), [float(v) for v in p]))
+        out.append(Prediction(d, float(p[d]), [float(v) for v in p], _verdict(float(p[d]), calibration)))
     return out
+
+
+@dataclass
+class ReadDigit:
+    prediction: Prediction
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image's pixels (x1, y1 exclusive)
+    image: np.ndarray  # the MNIST-style [28, 28] the CNN saw
+
+
+@dataclass
+class Reading:
+    """What an image holds, left to right: each digit candidate with its verdict."""
+
+    digits: list[ReadDigit] = field(default_factory=list)
+
+    @property
+    def number(self) -> str:
+        """The digits as text; '?' where a piece is not a digit."""
+        return "".join("?" if d.prediction.verdict is Verdict.NOT_A_DIGIT else str(d.prediction.digit)
+                       for d in self.digits)
+
+    def describe(self) -> str:
+        if not self.digits:
+            return "not a digit (blank)"
+        if len(self.digits) == 1:
+            return self.digits[0].prediction.describe()
+        parts = ", ".join(d.prediction.describe() for d in self.digits)
+        return f"{self.number}   [{parts}]"
+
+
+def read(model: CNN, cleaned: np.ndarray, calibration: Calibration | None = None) -> Reading:
+    """Every digit in a cleaned image (`preprocess.clean`), left to right: connected pieces,
+    touching digits split where a cut gives two confident digits, broken digits joined where the
+    whole reads better than its parts."""
+    from digittui import segment
+
+    calibration = calibration or Calibration()
+
+    def judge(pieces: list) -> list[Prediction]:
+        return classify(model, np.stack([_mnist(p, cleaned) for p in pieces]), calibration)
+
+    found = segment.pieces(cleaned)
+    if not found:
+        return Reading()
+    found = [part for piece in found for part in _split(piece, cleaned, judge)]
+    found = _join_broken(found, judge)
+    images = [_mnist(p, cleaned) for p in found]
+    predictions = classify(model, np.stack(images), calibration)
+    return Reading([ReadDigit(pred, p.box, img) for pred, p, img in zip(predictions, found, images)])
+
+
+def _mnist(piece, cleaned: np.ndarray) -> np.ndarray:
+    from digittui.preprocess import to_mnist
+
+    return to_mnist(piece.image(cleaned))
+
+
+def _split(piece, cleaned: np.ndarray, judge) -> list:
+    """A wide piece as the touching digits it holds. Cuts are tried at its emptiest columns; the
+    parts chosen are those maximising the sum over parts of log p(digit) + log prior(one digit |
+    the part's width / height) + EXTRA_DIGIT per part beyond the first (dynamic programming over
+    the cuts, every possible part read in one batch)."""
+    from digittui.segment import split_candidates
+
+    if piece.width <= SPLIT_ASPECT * piece.height:
+        return [piece]
+    x0, _, x1, _ = piece.box
+    cuts = [x0] + sorted(split_candidates(piece, cleaned)) + [x1]
+    parts = {}
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            if (i, j) == (0, len(cuts) - 1) or cuts[j] - cuts[i] >= MIN_PART * piece.height:
+                part = piece.columns(cuts[i], cuts[j])
+                if part is not None:
+                    parts[i, j] = part
+    verdicts = dict(zip(parts, judge(list(parts.values()))))
+    score = {k: np.log(max(verdicts[k].confidence, 1e-12)) + _one_digit_prior(p) for k, p in parts.items()}
+    best: dict[int, tuple[float, int]] = {0: (0.0, -1)}
+    for j in range(1, len(cuts)):
+        options = [(best[i][0] + score[i, j] + (EXTRA_DIGIT if i else 0.0), i)
+                   for i in range(j) if i in best and (i, j) in score]
+        if options:
+            best[j] = max(options)
+    out, j = [], len(cuts) - 1
+    while j > 0:
+        i = best[j][1]
+        out.append(parts[i, j])
+        j = i
+    return out[::-1]
+
+
+def _one_digit_prior(piece) -> float:
+    """log P(one digit | width / height): a logistic in the aspect, even at ONE_DIGIT_ASPECT."""
+    z = ASPECT_SLOPE * (ONE_DIGIT_ASPECT - piece.width / piece.height)
+    return -float(np.logaddexp(0.0, -z))
+
+
+def _join_broken(found: list, judge) -> list:
+    """Join close neighbours when the two together are read more confidently than either alone
+    (a 0 broken into two arcs reads as 1 and 1, joined as 0)."""
+    from digittui.segment import join
+
+    i = 0
+    while i < len(found) - 1:
+        a, b = found[i], found[i + 1]
+        union = join(a, b)
+        gap = b.box[0] - a.box[2]
+        if gap <= MERGE_GAP * union.height and union.width <= SPLIT_ASPECT * union.height:
+            pa, pb, pu = judge([a, b, union])
+            if pu.verdict is Verdict.DIGIT and pu.confidence > max(pa.confidence, pb.confidence):
+                found[i:i + 2] = [union]
+                continue
+        i += 1
+    return found

@@ -31,12 +31,31 @@ def cnn_metrics(model: CNN, digits: Digits, batch_size: int = 1000) -> dict[str,
 
 
 @torch.no_grad()
-def cnn_predictions(model: CNN, digits: Digits, batch_size: int = 1000) -> torch.Tensor:
-    """Softmax probabilities [N, num_outputs] for every image, on the CPU."""
+def cnn_predictions(model: CNN, digits: Digits, batch_size: int = 1000, logits: bool = False) -> torch.Tensor:
+    """Softmax probabilities (or with `logits`, the logits) [N, num_outputs] for every image, on the CPU."""
+    was_training = model.training
     model.eval()
-    out = [torch.softmax(model(digits.float_images(slice(s, s + batch_size))).float(), 1).cpu()
+    out = [model(digits.float_images(slice(s, s + batch_size))).float().cpu()
            for s in range(0, len(digits), batch_size)]
-    return torch.cat(out) if out else torch.empty(0, model.config.num_outputs)
+    model.train(was_training)
+    out = torch.cat(out) if out else torch.empty(0, model.config.num_outputs)
+    return out if logits else torch.softmax(out, 1)
+
+
+def calibration_metrics(model: CNN, digits: Digits, calibration) -> dict[str, float]:
+    """How honest the CNN's confidence is on `digits` under a digittui.calibration.Calibration:
+    {"ece": expected calibration error, "ece_uncalibrated": the same at temperature 1,
+    "not_sure": share said "not sure", "not_a_digit": share said "not a digit"}."""
+    from digittui.calibration import NOT_SURE_BELOW, confidence, expected_calibration_error
+
+    logits = cnn_predictions(model, digits, logits=True)
+    correct = (logits[:, :model.config.num_classes].argmax(1) == digits.labels.cpu()).float()
+    conf = confidence(logits, calibration.temperature, model.config.num_classes)
+    return {"ece": round(expected_calibration_error(conf, correct), 5),
+            "ece_uncalibrated": round(expected_calibration_error(
+                confidence(logits, 1.0, model.config.num_classes), correct), 5),
+            "not_sure": round(float(((conf < NOT_SURE_BELOW) & (conf >= calibration.not_a_digit_below)).float().mean()), 4),
+            "not_a_digit": round(float((conf < calibration.not_a_digit_below).float().mean()), 4)}
 
 
 @torch.no_grad()

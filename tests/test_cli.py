@@ -96,12 +96,15 @@ def test_classify_reports_each_file(tmp_path, capsys):
     img = Image.new("L", (40, 40), 255)
     img.paste(0, (15, 5, 25, 35))
     img.save(tmp_path / "one.png")
-    code = main(["classify", "--json", "--cnn", str(cnn), str(tmp_path / "one.png"), str(tmp_path / "blank.png")])
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    code = main(["classify", "--json", "--cnn", str(cnn), str(tmp_path / "one.png"), str(tmp_path / "blank.png"),
+                 str(tmp_path / "broken.png")])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 1  # one file failed
     assert lines[0]["file"].endswith("one.png") and 0 <= lines[0]["digit"] <= 9
-    assert len(lines[0]["probs"]) == 10
-    assert "blank" in lines[1]["error"]
+    assert len(lines[0]["probs"]) == 10 and lines[0]["digits"][0]["box"] == [15, 5, 25, 35]
+    assert lines[1]["verdict"] == "not a digit (blank)" and lines[1]["digits"] == []
+    assert "not an image" in lines[2]["error"] and "broken.png" in lines[2]["error"]
 
 
 def test_train_writes_user_checkpoint_by_default(tmp_path, tiny_mnist, capsys):

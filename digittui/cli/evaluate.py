@@ -38,13 +38,19 @@ def _iw_samples(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from digittui import data, paths
-    from digittui.evaluate import cnn_metrics, vae_iw_bound, vae_metrics
+    from digittui.calibration import Calibration
+    from digittui.evaluate import calibration_metrics, cnn_metrics, vae_iw_bound, vae_metrics
 
     device, [(cnn, cnn_source), (vae, vae_source)] = load_models(args, "cnn", "vae")
     test = data.load_mnist(paths.data_dir(args.data_dir), train=False, device=device)
     c, v = cnn_metrics(cnn.model, test), vae_metrics(vae.model, test)
+    calibration = Calibration.from_dict(cnn.calibration)
+    k = calibration_metrics(cnn.model, test, calibration)
     result = {
         "cnn_test_accuracy": c["test_accuracy"], "cnn_test_loss": c["test_loss"],
+        "cnn_ece": k["ece"], "cnn_ece_uncalibrated": k["ece_uncalibrated"],
+        "cnn_temperature": calibration.temperature, "cnn_calibrated_on": calibration.fitted_on,
+        "cnn_not_sure": k["not_sure"], "cnn_not_a_digit": k["not_a_digit"],
         "vae_test_loss": v["test_loss"], "vae_test_recon": v["test_recon"], "vae_test_kl": v["test_kl"],
     }
     if args.iw:
@@ -55,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     console.print(f"CNN  test accuracy {c['test_accuracy']:.2%} ({cnn_source}: {cnn.path})", highlight=False)
+    console.print(f"     calibration error (ECE) {k['ece']:.2%} at temperature {calibration.temperature:g} "
+                  f"({k['ece_uncalibrated']:.2%} at 1; fitted on {calibration.fitted_on}); said "
+                  f"'not sure' of {k['not_sure']:.2%} and 'not a digit' of {k['not_a_digit']:.2%} of the "
+                  "test digits", highlight=False)
     console.print(f"VAE  negative ELBO {v['test_loss']:.2f} nats/image = recon {v['test_recon']:.2f} "
                   f"+ KL {v['test_kl']:.2f} ({vae_source}: {vae.path})", highlight=False)
     if args.iw:
