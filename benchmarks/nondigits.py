@@ -1,38 +1,24 @@
 """Images that are not digits, made the way a user's file would reach the CNN (`preprocess.to_mnist`):
 
-    letters     A-Z and a-z in five fonts matplotlib ships (DejaVu Sans, DejaVu Serif Italic,
-                DejaVu Sans Mono Bold, STIX General, Computer Modern Sans), upright and turned by
-                +-8 degrees; without LOOKALIKES, letters whose printed shape is a digit's
+    letters     A-Z and a-z in five DejaVu fonts that matplotlib ships (Sans, Sans Bold, Serif,
+                Serif Italic, Sans Mono), upright and turned by +-8 degrees; without the lookalikes,
+                letters whose printed shape is a digit's (digittui.outliers.LOOKALIKES)
     lookalikes  those letters (O o I l i S s Z z B b G g q), kept apart: no reader can tell them from digits
-    strokes     random scribbles: 3-8 jagged pen strokes of random width on one canvas
+    strokes     random scribbles: 3-8 jagged pen strokes of random width on one canvas, drawn with PIL
 
-Nothing here is used in training. `flagged_rate` in `calibration.py` and the tests read these.
+Training's outlier exposure (digittui.outliers) uses letters in other font families (STIX,
+Computer Modern) and its own tensor-made scribbles; none of these images.
 """
 
 from __future__ import annotations
 
 import string
-from pathlib import Path
 
 import numpy as np
 
-LOOKALIKES = "OoIliSsZzBbGgq"
-FONTS = ("DejaVuSans.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "cmss10.ttf")
+from digittui.outliers import LOOKALIKES, render_letter
 
-
-def _font_dir() -> Path:
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-
-
-def _render(char: str, font_file: str, angle: float) -> np.ndarray:
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(str(_font_dir() / font_file), 160)
-    img = Image.new("L", (300, 300), 0)
-    ImageDraw.Draw(img).text((150, 150), char, fill=255, font=font, anchor="mm")
-    return np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR), dtype=np.float32) / 255
+FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf")
 
 
 def letters(which: str = "letters") -> np.ndarray:
@@ -40,7 +26,7 @@ def letters(which: str = "letters") -> np.ndarray:
     from digittui.preprocess import to_mnist
 
     chars = [c for c in string.ascii_letters if (c in LOOKALIKES) == (which == "lookalikes")]
-    return np.stack([to_mnist(_render(c, f, a)) for f in FONTS for c in chars for a in (-8, 0, 8)])
+    return np.stack([to_mnist(render_letter(c, f, a)) for f in FONTS for c in chars for a in (-8, 0, 8)])
 
 
 def strokes(n: int = 300, seed: int = 0) -> np.ndarray:

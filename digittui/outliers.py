@@ -11,12 +11,43 @@ gradient from it, so no training example ever targets them (the generator's `cla
 
 from __future__ import annotations
 
+import string
+
 import torch
 import torch.nn.functional as F
+
+LOOKALIKES = "OoIliSsZzBbGgq"  # printed like 0, 1, 2, 5, 6, 8, 9: no reader can tell them apart
+TRAIN_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "STIXGeneralBol.ttf", "cmr10.ttf", "cmti10.ttf",
+               "cmtt10.ttf", "cmss10.ttf")
 
 
 def _rand(shape, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=generator.device)
+
+
+def render_letter(char: str, font_file: str, angle: float = 0.0):
+    """One character in a matplotlib font, light on dark, as a float [300, 300] array."""
+    from pathlib import Path
+
+    import matplotlib
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file), 160)
+    img = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(img).text((150, 150), char, fill=255, font=font, anchor="mm")
+    return np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR), dtype=np.float32) / 255
+
+
+def letters(device: torch.device | str, fonts: tuple[str, ...] = TRAIN_FONTS) -> torch.Tensor:
+    """[N, 1, 28, 28] letters (no lookalikes) in `fonts`, MNIST-style, on `device`."""
+    import numpy as np
+
+    from digittui.preprocess import to_mnist
+
+    chars = [c for c in string.ascii_letters if c not in LOOKALIKES]
+    images = np.stack([to_mnist(render_letter(c, f)) for f in fonts for c in chars])
+    return torch.from_numpy(images)[:, None].to(device)
 
 
 def scribbles(n: int, generator: torch.Generator, device: torch.device | str, size: int = 28,
@@ -36,7 +67,7 @@ def scribbles(n: int, generator: torch.Generator, device: torch.device | str, si
     d = d.view(n, most, samples, -1).amin(2)  # distance of every pixel to each stroke
     count = 3 + (u[:, 0, 6] * 3).floor()
     used = torch.arange(most, device=device).view(1, -1, 1) < count.view(-1, 1, 1)
-    half_width = (0.7 + u[..., 7:8] * 1.1)  # [n, strokes, 1]: 1.4-3.6 px strokes
+    half_width = (0.4 + u[..., 7:8] * 1.0)  # [n, strokes, 1]: 0.8-2.8 px strokes
     ink = ((half_width + 0.5 - d).clamp(0, 1) * used).amax(1)
     return ink.view(n, 1, size, size)
 

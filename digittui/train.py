@@ -22,11 +22,11 @@ from typing import Callable, Generator, Iterator
 import torch
 import torch.nn.functional as F
 
-from digittui import checkpoints
+from digittui import calibration, checkpoints, distort, outliers
 from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.device import describe, resolve
-from digittui.errors import CheckpointError, DeviceError
-from digittui.evaluate import cnn_metrics, vae_metrics
+from digittui.errors import CheckpointError, DataError, DeviceError
+from digittui.evaluate import cnn_metrics, cnn_predictions, vae_metrics
 from digittui.events import EpochEnd, Event, Finished, Outcome, Progress, Started, TrainControl
 from digittui.graphstep import GraphedStep
 from digittui.models import CNN, VAE, CNNConfig, VAEConfig, vae_loss
@@ -54,6 +54,12 @@ class TrainConfig:
     cudnn_benchmark: bool = True  # on CUDA, let cuDNN time its kernels for each new input shape:
     # faster steps, slower first ones; benchmarks/startup_cost.py weighs it for short runs
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
+    wild: float = 0.0  # CNN: share of each batch also distorted like handwriting unlike MNIST's
+    # (digittui.distort.wild: slant, wobble, stroke width, gaps, low resolution, blur, noise). 0 = off
+    outliers: float = 0.0  # CNN: weight of outlier exposure (digittui.outliers): each batch also holds
+    # letters and scribbles whose digit probabilities are pushed towards uniform. 0 = off
+    holdout: int = 0  # CNN: the last N training images are never trained on; the temperature and the
+    # not-a-digit threshold are fitted on them after every epoch (digittui.calibration). 0 = off
 
     def resolved(self) -> "TrainConfig":
         """A copy with the kind's defaults filled in."""
@@ -80,6 +86,18 @@ def _cnn_step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the batch. Only the 10 digit targets occur; spare outputs are
     pushed down like any wrong class."""
     return F.cross_entropy(model(x).float(), y)
+
+
+def _cnn_outlier_step(weight: float) -> Callable[[CNN, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The CNN's loss for batches that end with outliers (label -1): cross-entropy on the digits
+    plus `weight` times outliers.uniform_loss on the outliers, which sees the 10 digit outputs
+    only, so that no example ever targets the spare units. Fixed shapes, no host sync (CUDA graphs)."""
+    def step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = model(x).float()
+        is_outlier = (y < 0).float()
+        uniform = -(F.log_softmax(logits[:, :10], dim=1).mean(1) * is_outlier).sum() / is_outlier.sum().clamp(min=1)
+        return F.cross_entropy(logits, y, ignore_index=-1) + weight * uniform
+    return step
 
 
 def _vae_step(model: VAE, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -213,8 +231,9 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
     try:
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
-        train_set = load_mnist(data_dir, train=True, device=device)
+        train_set, val_set = _split_holdout(load_mnist(data_dir, train=True, device=device), config.holdout)
         test_set = load_mnist(data_dir, train=False, device=device)
+        bank = outliers.letters(device) if config.outliers else None
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
         steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
@@ -224,9 +243,9 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
         pace = _Pace(start_epoch * steps_per_epoch, steps_per_epoch * config.epochs)
         for epoch in range(start_epoch, config.epochs):
             epoch_start = time.perf_counter()
-            epoch_loss = yield from _train_epoch(config, opt, train_set, epoch, pace, control)
+            epoch_loss = yield from _train_epoch(config, opt, train_set, epoch, pace, control, bank)
             epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
-            _end_epoch(config, opt, test_set, output, epoch, epoch_loss.item() / steps_per_epoch, saved)
+            _end_epoch(config, opt, test_set, output, epoch, epoch_loss.item() / steps_per_epoch, saved, val_set)
             now = time.perf_counter()
             yield EpochEnd(config.kind, epoch + 1, config.epochs, saved.metrics, saved.checkpoint, now - t0,
                            epoch_rate, _reconstructions(opt.final, test_set) if config.kind == "vae" else None,
@@ -247,7 +266,8 @@ def _restore(config: TrainConfig, output: Path, resume: bool):
         return 0, build_model(config), None, None
     ckpt = checkpoints.load(output, config.kind)
     saved = ckpt.train
-    for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema"):
+    for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema", "wild",
+                "outliers", "holdout"):
         if key in saved and saved[key] != getattr(config, key):
             raise CheckpointError(
                 f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
@@ -290,7 +310,8 @@ def _forward_backward(config: TrainConfig, device: torch.device, model: torch.nn
                       optimizer: torch.optim.Optimizer) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The loss and gradients of one batch: replayed as a CUDA graph on CUDA (unless compiling),
     else eager, or through torch.compile."""
-    loss_fn = _cnn_step if config.kind == "cnn" else _vae_step
+    loss_fn = _vae_step if config.kind == "vae" else \
+        _cnn_outlier_step(config.outliers) if config.outliers else _cnn_step
     use_amp = config.amp and device.type == "cuda"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = config.cudnn_benchmark
@@ -309,8 +330,38 @@ def _forward_backward(config: TrainConfig, device: torch.device, model: torch.nn
     return eager
 
 
+def _split_holdout(digits: Digits, holdout: int) -> tuple[Digits, Digits | None]:
+    """(the images to train on, the last `holdout` ones kept out for calibration, or None)."""
+    if not holdout:
+        return digits, None
+    if holdout >= len(digits):
+        raise DataError(f"--holdout {holdout} leaves nothing to train on: the training set has {len(digits):,} images")
+    return Digits(digits.images[:-holdout], digits.labels[:-holdout]), \
+        Digits(digits.images[-holdout:], digits.labels[-holdout:])
+
+
+def _batch(config: TrainConfig, data: Digits, index: torch.Tensor, generator: torch.Generator,
+           bank: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch (images, labels) as trained on: augmented; its first `wild` share distorted (the
+    order is already random); then, with outlier exposure, an eighth of its size in letters from
+    `bank` (augmented too) and an eighth in scribbles, labelled -1."""
+    x, y = data.float_images(index), data.labels[index]
+    if config.augment:
+        x = augment(x, generator)
+    wild = round(config.wild * x.shape[0])
+    if wild:
+        x = torch.cat([distort.wild(x[:wild], generator), x[wild:]])
+    if bank is not None:
+        n = max(1, x.shape[0] // 8)
+        pick = torch.randint(len(bank), (n,), generator=generator, device=generator.device).to(bank.device)
+        extra = torch.cat([augment(bank[pick], generator), outliers.scribbles(n, generator, x.device)])
+        x = torch.cat([x, extra])
+        y = torch.cat([y, torch.full((2 * n,), -1, dtype=y.dtype, device=y.device)])
+    return x, y
+
+
 def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: int, pace: _Pace,
-                 control: TrainControl) -> Generator[Progress, None, torch.Tensor]:
+                 control: TrainControl, bank: torch.Tensor | None = None) -> Generator[Progress, None, torch.Tensor]:
     """One pass over the training set, yielding a Progress every log_every steps and at the end;
     returns the sum of the batches' losses (a tensor on the device). Raises _Stop."""
     device = data.labels.device
@@ -328,11 +379,9 @@ def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: i
     for index in epoch_batches(len(data), config.batch_size, generator, device):
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
-        x = data.float_images(index)
-        if config.augment:
-            x = augment(x, augment_generator)
+        x, y = _batch(config, data, index, augment_generator, bank)
         try:
-            loss = opt.step(x, data.labels[index])
+            loss = opt.step(x, y)
         except torch.OutOfMemoryError:
             raise DeviceError(
                 f"out of memory on {describe(device)} at batch size {config.batch_size}: "
@@ -358,15 +407,20 @@ def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: i
 
 
 def _end_epoch(config: TrainConfig, opt: _Optimization, test_set: Digits, output: Path, epoch: int,
-               train_loss: float, saved: _Saved) -> None:
-    """Evaluate the final weights on the test set and save the checkpoint; records both in `saved`.
-    Raises _Stop, saving nothing, when the weights are no longer finite."""
+               train_loss: float, saved: _Saved, val_set: Digits | None = None) -> None:
+    """Evaluate the final weights on the test set, calibrate them on `val_set` (if any), and save
+    the checkpoint; records the metrics and the path in `saved`. Raises _Stop, saving nothing, when
+    the weights are no longer finite."""
     final = opt.final
     metrics = cnn_metrics(final, test_set) if config.kind == "cnn" else vae_metrics(final, test_set)
     metrics["train_loss"] = train_loss
     if not all(torch.isfinite(p).all() for p in final.parameters()):
         raise _Stop(Outcome.DIVERGED, "the weights became NaN or infinite: nothing saved for this epoch. "
                                       "Try a smaller --lr.")
+    fitted = None
+    if val_set is not None and config.kind == "cnn":
+        fitted = calibration.fit(cnn_predictions(final, val_set, logits=True), val_set.labels.cpu(),
+                                 f"validation: the last {len(val_set):,} training images").as_dict()
     saved.checkpoint = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
-                                        train=asdict(config), resume=opt.resume_state())
+                                        train=asdict(config), resume=opt.resume_state(), calibration=fitted)
     saved.epoch, saved.metrics = epoch + 1, metrics

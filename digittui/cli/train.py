@@ -25,6 +25,18 @@ def add_parser(sub) -> None:
     p.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default: 0)")
     p.add_argument("--augment", action="store_true",
                    help="random small rotations, scalings and shifts (default: off; on for the shipped CNN)")
+    p.add_argument("--wild", type=_share, default=0.0, metavar="SHARE",
+                   help="CNN: distort this share of each batch like handwriting unlike MNIST's: slant, "
+                        "wobble, thin/thick strokes, gaps, low resolution, blur, noise (default: 0 = off; "
+                        "0.5 for the shipped CNN)")
+    p.add_argument("--outliers", type=non_negative_float, default=0.0, metavar="WEIGHT",
+                   help="CNN: outlier exposure: each batch also holds letters and scribbles whose digit "
+                        "probabilities are pushed towards uniform, with this loss weight, so that a low "
+                        "confidence means 'not a digit' (default: 0 = off; 0.5 for the shipped CNN)")
+    p.add_argument("--holdout", type=_count, default=0, metavar="N",
+                   help="CNN: never train on the last N training images; fit the confidence calibration "
+                        "(temperature, not-a-digit threshold) on them after every epoch (default: 0 = "
+                        "uncalibrated; 5000 for the shipped CNN)")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
                    help="evaluate and save a moving average of the weights with this per-step decay, "
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
@@ -60,11 +72,16 @@ def run(args: argparse.Namespace) -> int:
     if wrong:
         err_console.print(f"[bold red]error:[/] --model {', '.join(wrong)}: not a field of the {args.kind.upper()}")
         return 2
+    cnn_only = [name for name in ("wild", "outliers", "holdout") if getattr(args, name)]
+    if args.kind == "vae" and cnn_only:
+        err_console.print(f"[bold red]error:[/] --{', --'.join(cnn_only)}: options of the CNN only")
+        return 2
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
     config = training.TrainConfig(
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
         weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
-        compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model))
+        compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model),
+        wild=args.wild, outliers=args.outliers, holdout=args.holdout)
     output = Path(args.output) if args.output else paths.user_checkpoint(args.kind)
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
@@ -116,6 +133,17 @@ def run(args: argparse.Namespace) -> int:
 _MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
                  "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int}
 _VAE_ONLY, _CNN_ONLY = {"latent_dim", "channels"}, {"conv1", "conv2", "conv3", "dropout"}
+
+
+def _count(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def _share(text: str) -> float:
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a share between 0 and 1")
+    return value
 
 
 def _decay(text: str) -> float:
