@@ -1,11 +1,12 @@
 """Classify screen: browse the test set with the CNN's verdicts, study its confusion matrix, and
-draw a digit (or open an image file) for a live prediction."""
+draw a digit or a number (or open an image file) for a live reading, with a box on each digit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,17 +20,52 @@ from digittui.tui.screens.dialogs import PromptScreen
 from digittui.tui.widgets import DigitImage, DrawCanvas, ProbabilityBars
 
 PAGE = 100  # images skipped by page up / page down
-DRAW_HINT = "Draw a digit: drag the mouse, or arrows + space (pen up/down)."
+DRAW_HINT = "Draw a digit or a number: drag the mouse, or arrows + space (pen up/down)."
 
 
 @dataclass
 class Drawing:
-    """The canvas (or a file) after MNIST-style preprocessing, with the CNN's verdict."""
+    """The canvas (or a file) read by the CNN: the digits found, each with its verdict and box."""
 
-    image: np.ndarray | None  # float [28, 28]; None when there is nothing to classify
-    prediction: object | None  # digittui.classify.Prediction
+    image: np.ndarray | None  # a file's cleaned image fitted to the canvas; None for the canvas itself
+    reading: object | None  # digittui.classify.Reading; None when there is nothing to read
     message: str
     path: str | None = None  # set when the image came from a file
+    boxes: list = field(default_factory=list)  # the digits' boxes in canvas pixels
+
+
+def fit_to_canvas(image: np.ndarray, boxes: list, height: int, width: int) -> tuple[np.ndarray, list]:
+    """An image scaled (keeping its aspect) into a height x width canvas at its top left, and its
+    boxes scaled with it, for display."""
+    from PIL import Image
+
+    scale = min(height / image.shape[0], width / image.shape[1])
+    h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
+    small = Image.fromarray((np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
+    out = np.zeros((height, width), np.float32)
+    out[:h, :w] = np.asarray(small, np.float32) / 255
+    scaled = [(int(x0 * scale), int(y0 * scale), max(int(x0 * scale) + 1, round(x1 * scale)),
+               max(int(y0 * scale) + 1, round(y1 * scale))) for x0, y0, x1, y1 in boxes]
+    return out, scaled
+
+
+def describe_reading(reading) -> str:
+    """The verdict lines: 'Predicted 7 (99.1%)', 'Predicted: not sure: 4 (61.0%) or 9 (37.5%)',
+    'Predicted: not a digit', or for several digits 'Read 2026' and each digit's confidence
+    ('?' after a digit it is not sure of, '?' alone where there is no digit)."""
+    from digittui.classify import Verdict
+
+    if not reading.digits:
+        return "Predicted: not a digit (blank)"
+    if len(reading.digits) == 1:
+        prediction = reading.digits[0].prediction
+        if prediction.verdict is Verdict.DIGIT:
+            return f"Predicted {prediction.digit} ({prediction.confidence:.1%})"
+        return f"Predicted: {prediction.describe()}"
+    parts = ["?" if d.prediction.verdict is Verdict.NOT_A_DIGIT else
+             f"{d.prediction.digit} {d.prediction.confidence:.0%}" + ("?" if d.prediction.verdict is Verdict.NOT_SURE else "")
+             for d in reading.digits]
+    return f"Read {reading.number}\n" + " · ".join(parts)
 
 
 @dataclass
@@ -263,37 +299,46 @@ class ClassifyScreen(Screen):
 
     @work(thread=True, group="drawing", exclusive=True, exit_on_error=False)
     def _classify_drawing(self, pixels: np.ndarray | None, path: str | None) -> Drawing:
-        """Preprocess like MNIST (crop, fit 20x20, centre by mass) and classify; from a file when
-        `path` is given (its ImageError is shown as an error)."""
-        from digittui.errors import ImageError
-        from digittui.preprocess import load_digit, to_mnist
+        """Read the canvas, or the file at `path` (its ImageError is shown as an error): cleaned,
+        cut into digits, each made MNIST-like and classified with the calibrated confidence."""
+        from digittui.preprocess import clean, load_image
+        from digittui.tui.widgets.canvas import HEIGHT, WIDTH
 
-        try:
-            image = load_digit(path) if path else to_mnist(pixels)
-        except ImageError as exc:
-            if path:
-                raise
-            return Drawing(None, None, DRAW_HINT if not pixels.any() else str(exc))
+        if path is None and not pixels.any():
+            return Drawing(None, None, DRAW_HINT)
+        cleaned = clean(load_image(path)) if path else pixels
         models = self.app.models
         if models is None or models.cnn is None:
-            return Drawing(image, None, "No CNN loaded: train one (t) to classify.", path)
-        from digittui.classify import classify
+            shown = fit_to_canvas(cleaned, [], HEIGHT, WIDTH)[0] if path else None
+            return Drawing(shown, None, "No CNN loaded: train one (t) to classify.", path)
+        from digittui.calibration import Calibration
+        from digittui.classify import read
 
-        return Drawing(image, classify(models.cnn.model, image)[0], f"from {path}" if path else "", path)
+        reading = read(models.cnn.model, cleaned, Calibration.from_dict(models.cnn.calibration))
+        boxes = [d.box for d in reading.digits]
+        if not path:
+            return Drawing(None, reading, "", None, boxes)
+        shown, boxes = fit_to_canvas(cleaned, boxes, HEIGHT, WIDTH)
+        return Drawing(shown, reading, f"from {path}", path, boxes)
 
     def _show_drawing(self, drawing: Drawing) -> None:
+        canvas = self.query_one(DrawCanvas)
         if drawing.path and drawing.image is not None:
-            self.query_one(DrawCanvas).set_pixels(drawing.image)  # to edit further
+            canvas.set_pixels(drawing.image)  # to edit further
+        canvas.show_boxes(drawing.boxes)
         verdict = self.query_one("#draw-verdict", Static)
         bars = self.query_one("#draw-bars", ProbabilityBars)
-        prediction = drawing.prediction
-        if prediction is None:
-            verdict.update(drawing.message)
+        if drawing.reading is None:
+            verdict.update(escape(drawing.message))
             bars.clear()
             return
-        verdict.update(f"Predicted {prediction.digit} ({prediction.confidence:.1%})"
-                       + (f"\n{drawing.message}" if drawing.message else ""))
-        bars.update(prediction.probs)
+        message = f"\n{drawing.message}" if drawing.message else ""
+        verdict.update(escape(describe_reading(drawing.reading) + message))
+        digits = drawing.reading.digits
+        if len(digits) == 1:
+            bars.update(digits[0].prediction.probs)
+        else:
+            bars.clear()
 
     def action_open_file(self) -> None:
         def opened(path: str | None) -> None:
@@ -301,7 +346,8 @@ class ClassifyScreen(Screen):
                 self.action_tab("draw")
                 self._classify_drawing(None, path)
 
-        self.app.push_screen(PromptScreen("Open an image of a digit (PNG, JPEG, …)", "path/to/digit.png"), opened)
+        self.app.push_screen(PromptScreen("Open an image of a digit or a number (PNG, JPEG, …)",
+                                          "path/to/digits.png"), opened)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -1,4 +1,6 @@
-"""A 28x28 drawing canvas: drag with the mouse, or move a cursor with the arrows and paint with space."""
+"""A drawing canvas 28 pixels tall and wide enough for a number: drag with the mouse, or move a
+cursor with the arrows and paint with space. Boxes (the digits found in it) are drawn as grey
+outlines over the ink, for display only."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from textual.widget import Widget
 
 from digittui.tui.widgets.digits import half_block_strips
 
-SIDE = 28
+HEIGHT, WIDTH = 28, 56  # pixels: a digit's height, room for a few digits side by side
+BOX_GREY = 0.45  # box outlines, dimmer than ink
 BRUSHES = (0.5, 1.0, 1.5, 2.0, 3.0)  # radii in pixels
 
 
@@ -24,7 +27,7 @@ class DrawCanvas(Widget, can_focus=True):
     pixels, ink light on dark like MNIST.
     """
 
-    DEFAULT_CSS = "DrawCanvas { width: 30; height: 16; border: round $primary; }"
+    DEFAULT_CSS = "DrawCanvas { width: 58; height: 16; border: round $primary; }"
 
     BINDINGS = [
         Binding("up", "move(0, -1)", "Up", show=False),
@@ -52,20 +55,37 @@ class DrawCanvas(Widget, can_focus=True):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.pixels = np.zeros((SIDE, SIDE), np.float32)
-        self.cursor = (SIDE // 2, SIDE // 4)  # (column, cell row): a cell holds pixel rows 2r, 2r+1
+        self.pixels = np.zeros((HEIGHT, WIDTH), np.float32)
+        self.boxes: list[tuple[int, int, int, int]] = []  # (x0, y0, x1, y1) in pixels, end exclusive
+        self.cursor = (HEIGHT // 2, HEIGHT // 4)  # (column, cell row): a cell holds pixel rows 2r, 2r+1
         self._dragging = False
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
-        return SIDE
+        return WIDTH
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return SIDE // 2
+        return HEIGHT // 2
 
     def render_line(self, y: int) -> Strip:
         cursor = self.cursor if self.has_focus else None
-        strips = half_block_strips(self.pixels, cursor)
+        strips = half_block_strips(self._shown(), cursor)
         return strips[y] if y < len(strips) else Strip.blank(self.content_size.width)
+
+    def _shown(self) -> np.ndarray:
+        """The pixels with the box outlines drawn where there is no ink."""
+        if not self.boxes:
+            return self.pixels
+        outline = np.zeros_like(self.pixels, dtype=bool)
+        for x0, y0, x1, y1 in self.boxes:
+            x0, y0 = max(x0 - 1, 0), max(y0 - 1, 0)
+            x1, y1 = min(x1, WIDTH - 1), min(y1, HEIGHT - 1)
+            outline[y0:y1 + 1, [x0, x1]] = True
+            outline[[y0, y1], x0:x1 + 1] = True
+        return np.where(outline, np.maximum(self.pixels, BOX_GREY), self.pixels)
+
+    def show_boxes(self, boxes) -> None:
+        self.boxes = [tuple(int(v) for v in box) for box in boxes]
+        self.refresh()
 
     @property
     def is_blank(self) -> bool:
@@ -75,13 +95,15 @@ class DrawCanvas(Widget, can_focus=True):
         """Show an image (e.g. one opened from a file and already classified) to edit further;
         posts no Changed message."""
         self.pixels = np.clip(np.asarray(pixels, np.float32), 0, 1).copy()
+        self.boxes = []
         self.refresh()
 
     def paint(self, column: int, cell_row: int, start: tuple[int, int] | None = None) -> None:
         """Soft discs centred between the cell's two pixel rows, along the stroke from `start` so a
         fast drag that skips cells still leaves a continuous line."""
         radius = BRUSHES[self.brush]
-        ys, xs = np.mgrid[0:SIDE, 0:SIDE]
+        self.boxes = []  # they belong to the reading before this stroke
+        ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
         x0, r0 = start or (column, cell_row)
         steps = max(abs(column - x0), abs(cell_row - r0) * 2, 1)
         for t in np.linspace(0.0, 1.0, steps + 1):
@@ -96,7 +118,7 @@ class DrawCanvas(Widget, can_focus=True):
 
     def action_move(self, dx: int, dy: int) -> None:
         column, row = previous = self.cursor
-        self.cursor = (min(max(column + dx, 0), SIDE - 1), min(max(row + dy, 0), SIDE // 2 - 1))
+        self.cursor = (min(max(column + dx, 0), WIDTH - 1), min(max(row + dy, 0), HEIGHT // 2 - 1))
         if self.pen_down:
             self.paint(*self.cursor, start=previous)
         self.refresh()
@@ -108,6 +130,7 @@ class DrawCanvas(Widget, can_focus=True):
 
     def action_clear(self) -> None:
         self.pixels[:] = 0
+        self.boxes = []
         self.pen_down = False
         self.refresh()
         self._changed()
@@ -118,7 +141,7 @@ class DrawCanvas(Widget, can_focus=True):
 
     def _cell(self, event: events.MouseEvent) -> tuple[int, int] | None:
         x, y = event.x - self.gutter.left, event.y - self.gutter.top
-        if 0 <= x < SIDE and 0 <= y < SIDE // 2:
+        if 0 <= x < WIDTH and 0 <= y < HEIGHT // 2:
             return x, y
         return None
 
