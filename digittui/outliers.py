@@ -1,9 +1,10 @@
 """Non-digits made on the fly for outlier exposure (Hendrycks et al. 2019): training pushes the CNN's
 digit probabilities on them towards uniform, so that a low confidence can say "not a digit".
 
-Two kinds, both tensor ops on the batch's device:
-    scribbles  2-5 random curved pen strokes of random width
-    chimeras   the left part of one training digit joined to the right part of a digit of another class
+    letters    A-Z, a-z in the STIX and Computer Modern fonts that matplotlib ships, made MNIST-like
+               by `preprocess.to_mnist`; without LOOKALIKES, the letters printed like digits
+               (`benchmarks/nondigits.py` measures on DejaVu fonts, which training never sees)
+    scribbles  3-5 random curved pen strokes of random width, made on the batch's device
 
 The loss (`uniform_loss`) looks at the 10 digit outputs only: the spare units (10-15) get no
 gradient from it, so no training example ever targets them (the generator's `class:N` relies on it).
@@ -70,19 +71,6 @@ def scribbles(n: int, generator: torch.Generator, device: torch.device | str, si
     half_width = (0.4 + u[..., 7:8] * 1.0)  # [n, strokes, 1]: 0.8-2.8 px strokes
     ink = ((half_width + 0.5 - d).clamp(0, 1) * used).amax(1)
     return ink.view(n, 1, size, size)
-
-
-def chimeras(x: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each image's left part joined to the right part of the previous image in the batch, cut at
-    a column between 11 and 16. Kept only where the two classes differ and each part holds at least
-    a third of its digit's ink: a sliver of one digit on another is still that digit."""
-    partner = x.roll(1, 0)
-    cut = 11 + (_rand((x.shape[0], 1, 1, 1), generator).to(x.device) * 6).floor()
-    left = torch.arange(x.shape[-1], device=x.device).view(1, 1, 1, -1) < cut
-    share_left = (x * left).sum((1, 2, 3)) / x.sum((1, 2, 3)).clamp(min=1e-6)
-    share_right = (partner * ~left).sum((1, 2, 3)) / partner.sum((1, 2, 3)).clamp(min=1e-6)
-    keep = (labels != labels.roll(1, 0)) & (share_left > 1 / 3) & (share_right > 1 / 3)
-    return torch.where(left, x, partner)[keep]
 
 
 def uniform_loss(digit_logits: torch.Tensor) -> torch.Tensor:
