@@ -73,7 +73,11 @@ def scribbles(n: int, generator: torch.Generator, device: torch.device | str, si
     return ink.view(n, 1, size, size)
 
 
-def uniform_loss(digit_logits: torch.Tensor) -> torch.Tensor:
+def uniform_loss(digit_logits: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy from the uniform distribution over the digits to the softmax of their logits
-    [B, 10], averaged over the batch: lowest when all 10 are equally likely."""
-    return -F.log_softmax(digit_logits.float(), dim=1).mean()
+    [B, 10], averaged over the rows (or over `weights` [B], e.g. 1 for outliers and 0 for digits,
+    which keeps shapes fixed for CUDA graphs): lowest when all 10 are equally likely."""
+    per_row = -F.log_softmax(digit_logits.float(), dim=1).mean(1)
+    if weights is None:
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp(min=1)

@@ -94,8 +94,7 @@ def _cnn_outlier_step(weight: float) -> Callable[[CNN, torch.Tensor, torch.Tenso
     only, so that no example ever targets the spare units. Fixed shapes, no host sync (CUDA graphs)."""
     def step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = model(x).float()
-        is_outlier = (y < 0).float()
-        uniform = -(F.log_softmax(logits[:, :10], dim=1).mean(1) * is_outlier).sum() / is_outlier.sum().clamp(min=1)
+        uniform = outliers.uniform_loss(logits[:, :10], (y < 0).float())
         return F.cross_entropy(logits, y, ignore_index=-1) + weight * uniform
     return step
 
