@@ -13,12 +13,13 @@ from digittui.calibration import NOT_SURE_BELOW, Calibration, probabilities
 from digittui.models import CNN
 
 SPLIT_ASPECT = 1.0  # a piece wider than its height may be touching digits (8% of MNIST's digits are)
-# Prior odds that a piece is one digit, by its width / height: even at 1.3, e^3 to 1 at 1.0, 1 to
-# e^3 at 1.6 (8% of MNIST's digits are wider than tall, 3% wider than 1.2, 0.4% than 1.5; the
-# VAE's digits are often wider still, and the CNN reads halves of digits confidently).
-ONE_DIGIT_ASPECT, ASPECT_SLOPE = 1.3, 10.0
-EXTRA_DIGIT = float(np.log(0.3))  # each cut costs this: wide digits are commoner than touching ones
-MIN_PART = 0.25  # parts of a split piece are at least this share of its height wide
+# Prior odds that a piece is one digit, by its width / height: even at 1.4, e^3 to 1 at 1.1, 1 to
+# e^3 at 1.7 (8% of MNIST's digits are wider than tall, 3% wider than 1.2, 0.4% than 1.5; the
+# VAE's digits are often wider still, and the CNN reads parts of digits confidently).
+ONE_DIGIT_ASPECT, ASPECT_SLOPE = 1.4, 10.0
+EXTRA_DIGIT = float(np.log(0.2))  # each cut costs this: wide digits are commoner than touching ones
+MIN_PART = 0.15  # parts of a split piece are at least this share of its height wide
+UNSURE_PART = -5.0  # a cut is kept only if every part is read as a digit the CNN is sure of
 MERGE_GAP = 0.2  # neighbours closer than this share of their height may be one broken digit
 
 
@@ -134,8 +135,9 @@ def _mnist(piece, cleaned: np.ndarray) -> np.ndarray:
 def _split(piece, cleaned: np.ndarray, judge) -> list:
     """A wide piece as the touching digits it holds. Cuts are tried at its emptiest columns; the
     parts chosen are those maximising the sum over parts of log p(digit) + log prior(one digit |
-    the part's width / height) + EXTRA_DIGIT per part beyond the first (dynamic programming over
-    the cuts, every possible part read in one batch)."""
+    the part's width / height) + EXTRA_DIGIT per part beyond the first + UNSURE_PART per part read
+    as anything but a sure digit (dynamic programming over the cuts, every possible part read in
+    one batch)."""
     from digittui.segment import split_candidates
 
     if piece.width <= SPLIT_ASPECT * piece.height:
@@ -150,7 +152,10 @@ def _split(piece, cleaned: np.ndarray, judge) -> list:
                 if part is not None:
                     parts[i, j] = part
     verdicts = dict(zip(parts, judge(list(parts.values()))))
-    score = {k: np.log(max(verdicts[k].confidence, 1e-12)) + _one_digit_prior(p) for k, p in parts.items()}
+    whole = (0, len(cuts) - 1)
+    score = {k: np.log(max(verdicts[k].confidence, 1e-12)) + _one_digit_prior(p)
+             + (UNSURE_PART if k != whole and verdicts[k].verdict is not Verdict.DIGIT else 0.0)
+             for k, p in parts.items()}
     best: dict[int, tuple[float, int]] = {0: (0.0, -1)}
     for j in range(1, len(cuts)):
         options = [(best[i][0] + score[i, j] + (EXTRA_DIGIT if i else 0.0), i)
