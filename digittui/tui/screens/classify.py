@@ -11,11 +11,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from digittui.tui.jobs import user_message
+from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
 from digittui.tui.widgets import DigitImage, DrawCanvas, ProbabilityBars
 
@@ -205,16 +205,16 @@ class TestSetBrowser(Vertical, can_focus=True):
         self.set_filter("all" if self.filter == "misclassified" else "misclassified", keep=self.current)
 
 
-class ClassifyScreen(Screen):
+class ClassifyScreen(DigitScreen):
+    # In the order the footer shows them while space lasts: the test set is already on show.
     BINDINGS = [
-        Binding("b", "tab('browse')", "Browse"),
-        Binding("d", "tab('draw')", "Draw"),
+        Binding("d", "tab('draw')", "Draw", tooltip="Draw a digit"),
+        Binding("o", "open_file", "Open", tooltip="Open an image file of a digit"),
         Binding("x", "tab('confusion')", "Confusion"),
-        Binding("o", "open_file", "Open image"),
+        Binding("b", "tab('browse')", "Browse", tooltip="Browse the test set"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with TabbedContent(id="classify-tabs"):
             with TabPane("Test set", id="browse"):
                 yield Static("Loading the test set…", id="browse-message", classes="message")
@@ -230,7 +230,6 @@ class ClassifyScreen(Screen):
                 yield Static("Rows: true digit · columns: predicted. Enter on a cell lists its images.",
                              classes="hint")
                 yield DataTable(id="confusion-table", zebra_stripes=True)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#browser").display = False
@@ -246,8 +245,9 @@ class ClassifyScreen(Screen):
         self._focus_tab(event.pane.id)
 
     def _focus_tab(self, tab: str) -> None:
-        target = {"browse": "#browser", "draw": "#canvas", "confusion": "#confusion-table"}[tab]
-        self.query_one(target).focus()
+        target = self.query_one({"browse": "#browser", "draw": "#canvas", "confusion": "#confusion-table"}[tab])
+        if target.display:  # the browser is hidden until the test set is classified
+            target.focus()
 
     # The test set ------------------------------------------------------------------------------
 

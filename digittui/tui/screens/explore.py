@@ -12,12 +12,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from digittui.tui.jobs import user_message
+from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
 from digittui.tui.widgets import DigitGrid
 
@@ -36,7 +36,7 @@ class View:
     extent: float = 1.5
 
 
-class ExploreScreen(Screen):
+class ExploreScreen(DigitScreen):
     BINDINGS = [
         Binding("left", "pan(-1, 0)", "Pan", key_display="←↑↓→"),
         Binding("right", "pan(1, 0)", "Pan", show=False),
@@ -56,14 +56,12 @@ class ExploreScreen(Screen):
         self.showing = "plane"  # "plane" | "random" | "morph"
         self.seed = 0
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Horizontal(id="explore-body"):
             yield PlotextPlot(id="latent-map")
             with Vertical(id="explore-right"):
                 yield Static("Waiting for the VAE and the test set…", id="explore-status")
                 yield DigitGrid(scale=2, id="explore-grid")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.app.models_changed.subscribe(self, lambda _: self._encode())

@@ -11,14 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from digittui import paths
 from digittui.tui.jobs import user_message
+from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
-from digittui.tui.widgets import DigitGrid, LivePlot
+from digittui.tui.widgets import DigitGrid, KeyButton, LivePlot
 
 DEFAULT_COUNT = 8  # fewer than the CLI's 16: they must fit a terminal
 MORPH_FRAMES = 10
@@ -35,8 +35,9 @@ class Morph:
     confidence: list[float]
 
 
-class GenerateScreen(Screen):
+class GenerateScreen(DigitScreen):
     AUTO_FOCUS = "#generate"  # not the first field: single-key bindings work until a field is clicked
+    HOME = "#generate"
 
     BINDINGS = [
         Binding("r", "generate", "Generate"),
@@ -50,8 +51,7 @@ class GenerateScreen(Screen):
         self.steps: deque = deque()  # GenerateStep events from the worker, drained by a timer
         self.results: list = []  # the last run's Generated
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Horizontal(id="gen-body"):
             with VerticalScroll(id="gen-form", classes="form"):
                 with Grid(classes="fields"):
@@ -66,9 +66,9 @@ class GenerateScreen(Screen):
                     yield Label("Seed")
                     yield Input(placeholder="0", type="integer", compact=True, id="gen-seed")
                 with Horizontal(classes="buttons"):
-                    yield Button("Run", id="generate", variant="success", compact=True)
-                    yield Button("Save", id="save", compact=True)
-                    yield Button("Morph", id="morph", compact=True)
+                    yield KeyButton("Run", id="generate", variant="success", compact=True)
+                    yield KeyButton("Save", id="save", compact=True, disabled=True)
+                    yield KeyButton("Morph", id="morph", compact=True)
                 yield Static("What: a digit 7, a number 2026, a hybrid 3+8 or class:11, an output unit no "
                              "training example targeted. Several: 3, 8.\nPrior: higher keeps samples "
                              f"nearer typical digits.\nSaves to {paths.export_dir()}",
@@ -78,10 +78,10 @@ class GenerateScreen(Screen):
                 yield LivePlot("confidence", xlabel="step", ylim=(0.0, 1.0), id="gen-plot")
                 with VerticalScroll(id="gen-results"):
                     yield DigitGrid(scale=None, id="gen-grid")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.set_interval(0.25, self._drain)
+        self.sync_buttons()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         running = any(w.group == "generate" and w.is_running for w in self.workers)
@@ -91,10 +91,11 @@ class GenerateScreen(Screen):
             return running
         if action == "save":
             return bool(self.results) and not running
-        return True
+        return super().check_action(action, parameters)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.run_action(event.button.id)
+    def button_actions(self) -> dict:
+        return {"generate": self.action_generate, "save": self.action_save, "morph": self.action_morph}
+
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_generate()
@@ -146,7 +147,7 @@ class GenerateScreen(Screen):
         plot.redraw()
         self.query_one("#gen-status", Static).update("Starting…")
         self._generate(self.query_one("#gen-spec", Input).value, form, models)
-        self.refresh_bindings()
+        self.sync_buttons()
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
     def _generate(self, text: str, form: dict, models) -> list:
@@ -189,7 +190,7 @@ class GenerateScreen(Screen):
         worker = event.worker
         if worker.group not in ("generate", "save"):
             return
-        self.refresh_bindings()
+        self.sync_buttons()
         if event.state == WorkerState.ERROR:
             self.query_one("#gen-status", Static).update(user_message(worker.error))
             self.notify(user_message(worker.error), title="Generate", severity="error", timeout=8)
@@ -217,7 +218,7 @@ class GenerateScreen(Screen):
                  f"{float(r.confidence.mean()):.2f}; {verdict(r)}" for r in results]
         self.query_one("#gen-status", Static).update("\n".join(lines) + "\nCaptions: the CNN's reading, "
                                                      "confidence. s saves.")
-        self.refresh_bindings()
+        self.sync_buttons()
 
     # Saving and morphing -----------------------------------------------------------------------
 
@@ -247,7 +248,7 @@ class GenerateScreen(Screen):
             if form is not None and models is not None:
                 self.query_one("#gen-status", Static).update(f"Morphing {parts[0]} → {parts[1]}…")
                 self._morph(int(parts[0]), int(parts[1]), form, models)
-                self.refresh_bindings()
+                self.sync_buttons()
 
         self.app.push_screen(PromptScreen("Morph between two digits (generated, then interpolated in "
                                           "latent space)", "3,8"), chosen)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown
+from textual.widgets import Markdown
+
+from digittui.tui.screens.base import DigitScreen
 
 HELP = """\
 # digittui
 
 Single keys switch screens: **t** train · **c** classify · **g** generate · **e** explore ·
 **?** this help · **q** quit. **ctrl+p** opens the command palette: every action is there too.
-The footer lists the keys of the screen you are on. While a text field has the focus, keys go to
-it: press **tab** to move on.
+The footer lists these first, then the keys of the screen you are on. While a text field has the
+focus, keys go to it (the footer dims the ones it takes): **esc** leaves the field and gives them
+back, **enter** runs the screen's main action, **tab** moves on. Buttons work by click, **enter**
+and **space**.
 
 ## Train (t)
 Pick the model (CNN classifier, VAE generator, or both), epochs, batch size, peak learning rate and
@@ -45,8 +48,6 @@ you train your own.
 """
 
 
-class HelpScreen(Screen):
-    def compose(self) -> ComposeResult:
-        yield Header()
+class HelpScreen(DigitScreen):
+    def compose_body(self) -> ComposeResult:
         yield Markdown(HELP, id="help-text")
-        yield Footer()

@@ -7,12 +7,12 @@ import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Input, Label, ProgressBar, Select, Static
 
 from digittui import paths
 from digittui.tui.jobs import TrainRequest, TrainRun
-from digittui.tui.widgets import DigitGrid, LivePlot
+from digittui.tui.screens.base import DigitScreen
+from digittui.tui.widgets import DigitGrid, KeyButton, LivePlot
 
 MODELS = [("CNN", ("cnn",)), ("VAE", ("vae",)), ("CNN, then VAE", ("cnn", "vae"))]
 DEVICES = [("auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda"), ("MPS (Apple)", "mps")]
@@ -25,8 +25,9 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class TrainScreen(Screen):
+class TrainScreen(DigitScreen):
     AUTO_FOCUS = "#start"  # not the first field: single-key bindings work until a field is clicked
+    HOME = "#start"
 
     BINDINGS = [
         Binding("s", "start", "Start"),
@@ -34,8 +35,7 @@ class TrainScreen(Screen):
         Binding("x", "stop", "Stop"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Horizontal(id="train-body"):
             with VerticalScroll(id="train-form", classes="form"):
                 with Grid(classes="fields"):
@@ -50,9 +50,9 @@ class TrainScreen(Screen):
                     yield Label("Device")
                     yield Select(DEVICES, value="auto", allow_blank=False, compact=True, id="train-device")
                 with Horizontal(classes="buttons"):
-                    yield Button("Start", id="start", variant="success", compact=True)
-                    yield Button("Pause", id="pause", compact=True)
-                    yield Button("Stop", id="stop", variant="error", compact=True)
+                    yield KeyButton("Start", id="start", variant="success", compact=True)
+                    yield KeyButton("Pause", id="pause", compact=True)
+                    yield KeyButton("Stop", id="stop", variant="error", compact=True)
                 yield Static("Empty fields use the model's defaults (CNN 2 epochs, VAE 10). "
                              f"Checkpoints go to {paths.user_checkpoint('cnn').parent}", id="train-output",
                              classes="hint")
@@ -65,7 +65,6 @@ class TrainScreen(Screen):
                     yield LivePlot("test metrics", xlabel="epoch", id="metric-plot")
                 yield DigitGrid(scale=2, id="train-recon")
                 yield Static("", id="train-log")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.app.prepare_training()  # the first visit: the user is likely to train soon
@@ -85,9 +84,14 @@ class TrainScreen(Screen):
         training = self.app.training
         if action == "start":
             return not training
-        if action in ("pause", "stop"):
+        if action == "stop":
             return training
-        return True
+        if action == "pause":
+            return training and self.app.train_run.status in ("training", "paused")
+        return super().check_action(action, parameters)
+
+    def button_actions(self) -> dict:
+        return {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop}
 
     def _request(self) -> TrainRequest | None:
         def number(widget_id: str, cast):
@@ -126,22 +130,17 @@ class TrainScreen(Screen):
     def action_stop(self) -> None:
         self.app.stop_training()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.run_action(event.button.id)
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_start()
 
     # Display -----------------------------------------------------------------------------------
 
     def _update_buttons(self) -> None:
-        training = self.app.training
         run = self.app.train_run
-        self.query_one("#start", Button).disabled = training
-        self.query_one("#stop", Button).disabled = not training
-        pause = self.query_one("#pause", Button)
-        pause.disabled = not training or run.status not in ("training", "paused")
-        pause.label = "Resume" if run is not None and run.status == "paused" else "Pause"
+        self.query_one("#pause", KeyButton).label = "Resume" if run is not None and run.status == "paused" else "Pause"
         for widget in self.query("#train-form Input, #train-form Select"):
-            widget.disabled = training
-        self.refresh_bindings()
+            widget.disabled = self.app.training
+        self.sync_buttons()
 
     def show_run(self, run: TrainRun) -> None:
         """Redraw from the run's history. Called at most at the app's drain rate (4 Hz), and only
