@@ -4,6 +4,7 @@ match on these types (and create a TrainControl) before torch is imported."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -62,7 +63,7 @@ class EpochEnd:
     images_per_s: float  # training throughput over this epoch, test evaluation excluded
     samples: Any = None  # VAE: a torch.Tensor [2, K, 28, 28] of originals and reconstructions, CPU
     train_s: float = 0.0  # seconds since the first step of this run: steps, test passes and saves,
-    # without the data loading and model setup that elapsed_s includes
+    # without the data loading and model setup that elapsed_s includes, nor time held paused
 
 
 @dataclass
@@ -86,6 +87,7 @@ class TrainControl:
         self._cancel = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._paused_s = 0.0  # written by the loop's thread only
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -107,6 +109,14 @@ class TrainControl:
 
     def wait_if_paused_then_should_stop(self) -> bool:
         """Block while paused; then True when the loop should stop."""
-        while not self._running.wait(0.1):
-            pass
+        if not self._running.is_set():
+            held = time.perf_counter()
+            while not self._running.wait(0.1):
+                pass
+            self._paused_s += time.perf_counter() - held
         return self._cancel.is_set()
+
+    def clock(self) -> float:
+        """Seconds on a clock that stands still while the loop is held paused, so that images/s, the
+        ETA and train_s after a resume count running time only."""
+        return time.perf_counter() - self._paused_s

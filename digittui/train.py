@@ -161,9 +161,10 @@ class _Pace:
 
     step: int
     total_steps: int
+    clock: Callable[[], float] = time.perf_counter  # TrainControl.clock: paused time left out
 
     def __post_init__(self) -> None:
-        self.start_step, self.start_time = self.step, time.perf_counter()
+        self.start_step, self.start_time = self.step, self.clock()
 
     def eta_s(self, now: float) -> float:
         per_step = (now - self.start_time) / max(self.step - self.start_step, 1)
@@ -239,16 +240,16 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
         opt = _build_optimization(config, device, model, averaged, resume_state,
                                   steps_per_epoch * config.epochs)
         yield Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch, steps_per_epoch)
-        pace = _Pace(start_epoch * steps_per_epoch, steps_per_epoch * config.epochs)
+        pace = _Pace(start_epoch * steps_per_epoch, steps_per_epoch * config.epochs, control.clock)
         for epoch in range(start_epoch, config.epochs):
-            epoch_start = time.perf_counter()
+            epoch_start = control.clock()
             epoch_loss = yield from _train_epoch(config, opt, train_set, epoch, pace, control, bank)
-            epoch_rate = steps_per_epoch * config.batch_size / (time.perf_counter() - epoch_start)
+            epoch_rate = steps_per_epoch * config.batch_size / (control.clock() - epoch_start)
             _end_epoch(config, opt, test_set, output, epoch, epoch_loss.item() / steps_per_epoch, saved, val_set)
-            now = time.perf_counter()
-            yield EpochEnd(config.kind, epoch + 1, config.epochs, saved.metrics, saved.checkpoint, now - t0,
-                           epoch_rate, _reconstructions(opt.final, test_set) if config.kind == "vae" else None,
-                           now - pace.start_time)
+            yield EpochEnd(config.kind, epoch + 1, config.epochs, saved.metrics, saved.checkpoint,
+                           time.perf_counter() - t0, epoch_rate,
+                           _reconstructions(opt.final, test_set) if config.kind == "vae" else None,
+                           control.clock() - pace.start_time)
     except _Stop as stop:
         yield Finished(config.kind, stop.status, saved.epoch, saved.metrics, saved.checkpoint,
                        time.perf_counter() - t0, stop.message)
@@ -374,7 +375,7 @@ def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: i
     steps_per_epoch = batches_per_epoch(len(data), config.batch_size)
     running = torch.zeros((), device=device)
     epoch_loss = torch.zeros((), device=device)
-    window_start, window_steps = time.perf_counter(), 0
+    window_start, window_steps = control.clock(), 0
     for index in epoch_batches(len(data), config.batch_size, generator, device):
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
@@ -396,7 +397,7 @@ def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: i
                 kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "nothing was saved"
                 raise _Stop(Outcome.DIVERGED, f"the loss became {mean} at step {pace.step}: training "
                                               f"stopped; {kept}. Try a smaller --lr.")
-            now = time.perf_counter()
+            now = control.clock()
             rate = window_steps * config.batch_size / max(now - window_start, 1e-9)
             yield Progress(config.kind, epoch + 1, config.epochs, pace.step, pace.total_steps, mean, rate,
                            pace.eta_s(now), opt.scheduler.get_last_lr()[0])

@@ -1,6 +1,7 @@
 """The training loop on tiny synthetic data: events, checkpoints, resume, cancel, divergence."""
 
 import threading
+import time
 
 import pytest
 import torch
@@ -84,6 +85,26 @@ def test_cancel_from_another_thread_stops_between_steps(tiny_mnist, tmp_path):
     worker.join(5)
     assert not worker.is_alive() and seen[0].status == "cancelled"
     assert not (tmp_path / "d.pt").exists()  # no epoch completed: nothing written
+
+
+def test_time_held_paused_is_left_out_of_the_training_clock(monkeypatch):
+    """images/s, the ETA and train_s are measured on TrainControl.clock: after a resume they do not
+    count the pause (30 s of it here, on a clock that jumps while the loop is held)."""
+    import digittui.events as events
+
+    real, jump = time.perf_counter, [0.0]
+    monkeypatch.setattr(events.time, "perf_counter", lambda: real() + jump[0])
+    control = TrainControl()
+    start = control.clock()
+    control.pause()
+
+    def resume_later() -> None:
+        jump[0] += 30.0
+        control.resume()
+
+    threading.Timer(0.1, resume_later).start()
+    assert control.wait_if_paused_then_should_stop() is False
+    assert control.clock() - start < 5
 
 
 def test_divergence_stops_and_keeps_the_good_checkpoint(tiny_mnist, tmp_path):
