@@ -148,16 +148,11 @@ def load(path: Path, kind: str | None = None, device: torch.device | str = "cpu"
 
 
 def find(kind: str, explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The checkpoint the app should use for `kind` and where it came from:
-    an explicit path, else the user's own trained one, else the shipped one."""
-    from digittui.paths import shipped_checkpoint, user_checkpoint
+    """The checkpoint the app should use for `kind` and how to name it (digittui.weights.resolve):
+    an explicit path, else the chosen weights, else the shipped ones."""
+    from digittui.weights import resolve
 
-    if explicit:
-        return Path(explicit), "given"
-    user = user_checkpoint(kind)
-    if user.is_file():
-        return user, "user-trained"
-    return shipped_checkpoint(kind), "shipped"
+    return resolve(kind, explicit)
 
 
 def load_default(kind: str, explicit: str | os.PathLike | None = None,

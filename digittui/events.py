@@ -64,6 +64,7 @@ class EpochEnd:
     samples: Any = None  # VAE: a torch.Tensor [2, K, 28, 28] of originals and reconstructions, CPU
     train_s: float = 0.0  # seconds since the first step of this run: steps, test passes and saves,
     # without the data loading and model setup that elapsed_s includes, nor time held paused
+    best: bool = False  # also saved as the run's best epoch so far (train(best=...))
 
 
 @dataclass

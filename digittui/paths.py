@@ -36,7 +36,8 @@ def user_dir() -> Path:
 
 
 def user_checkpoint(kind: str) -> Path:
-    """Where `digittui train KIND` writes by default, and where the app looks first."""
+    """Where digittui trained into before it kept every run (digittui.weights): still used, until
+    the user chooses other weights, when it exists."""
     return user_dir() / "checkpoints" / f"{kind}.pt"
 
 

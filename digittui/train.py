@@ -22,7 +22,7 @@ from typing import Callable, Generator, Iterator
 import torch
 import torch.nn.functional as F
 
-from digittui import calibration, checkpoints, distort, outliers
+from digittui import calibration, checkpoints, distort, outliers, weights
 from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DataError, DeviceError
@@ -153,6 +153,8 @@ class _Saved:
     epoch: int
     metrics: dict = field(default_factory=dict)
     checkpoint: Path | None = None
+    calibration: dict | None = None  # fitted on the held-out images, when there are some
+    best_metrics: dict | None = None  # of the run's best epoch so far, when it keeps one
 
 
 @dataclass
@@ -205,19 +207,20 @@ class _Optimization:
 
 def train(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = False,
           on_event: Callable[[Event], None] = lambda e: None,
-          control: TrainControl | None = None) -> Finished:
-    """Train one model and save a checkpoint to `output` after every epoch.
+          control: TrainControl | None = None, best: Path | None = None) -> Finished:
+    """Train one model and save a checkpoint to `output` after every epoch; with `best`, also save
+    there (weights only) each epoch whose test metric beats the run's earlier ones.
 
     Returns the Finished event (also sent to `on_event`). Raises DataError, CheckpointError or
     DeviceError for problems the user must fix.
     """
-    for event in training_events(config, data_dir, output, resume=resume, control=control):
+    for event in training_events(config, data_dir, output, resume=resume, control=control, best=best):
         on_event(event)
     return event
 
 
 def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume: bool = False,
-                    control: TrainControl | None = None) -> Iterator[Event]:
+                    control: TrainControl | None = None, best: Path | None = None) -> Iterator[Event]:
     """The run as a stream of events: Started, Progress and EpochEnd, and a Finished last."""
     config = config.resolved()
     if config.kind not in KINDS:
@@ -227,7 +230,7 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
     choice = resolve(config.device)
     device = choice.device
     start_epoch, model, averaged, resume_state = _restore(config, output, resume)
-    saved = _Saved(start_epoch)
+    saved = _Saved(start_epoch, best_metrics=_best_so_far(config, best) if resume else None)
     try:
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
@@ -246,16 +249,37 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
             epoch_loss = yield from _train_epoch(config, opt, train_set, epoch, pace, control, bank)
             epoch_rate = steps_per_epoch * config.batch_size / (control.clock() - epoch_start)
             _end_epoch(config, opt, test_set, output, epoch, epoch_loss.item() / steps_per_epoch, saved, val_set)
+            is_best = best is not None and _keep_if_best(config, opt, best, epoch, saved)
             yield EpochEnd(config.kind, epoch + 1, config.epochs, saved.metrics, saved.checkpoint,
                            time.perf_counter() - t0, epoch_rate,
                            _reconstructions(opt.final, test_set) if config.kind == "vae" else None,
-                           control.clock() - pace.start_time)
+                           control.clock() - pace.start_time, is_best)
     except _Stop as stop:
         yield Finished(config.kind, stop.status, saved.epoch, saved.metrics, saved.checkpoint,
                        time.perf_counter() - t0, stop.message)
         return
     checkpoint = saved.checkpoint or (Path(output) if Path(output).is_file() else None)
     yield Finished(config.kind, Outcome.COMPLETED, config.epochs, saved.metrics, checkpoint, time.perf_counter() - t0)
+
+
+def _best_so_far(config: TrainConfig, best: Path | None) -> dict | None:
+    """The metrics of a resumed run's best epoch, which later epochs must beat to replace it."""
+    if best is None or not Path(best).is_file():
+        return None
+    try:
+        return checkpoints.load(best, config.kind).metrics
+    except CheckpointError:  # unreadable: the next epoch takes its place
+        return None
+
+
+def _keep_if_best(config: TrainConfig, opt: _Optimization, best: Path, epoch: int, saved: _Saved) -> bool:
+    """Save the epoch just ended to `best` (weights only) when its test metric beats the run's best."""
+    if not weights.METRICS[config.kind].better(saved.metrics, saved.best_metrics):
+        return False
+    checkpoints.save(best, config.kind, opt.final, epoch=epoch + 1, metrics=saved.metrics, train=asdict(config),
+                     calibration=saved.calibration)
+    saved.best_metrics = saved.metrics
+    return True
 
 
 def _restore(config: TrainConfig, output: Path, resume: bool):
@@ -423,4 +447,4 @@ def _end_epoch(config: TrainConfig, opt: _Optimization, test_set: Digits, output
                                  f"validation: the last {len(val_set):,} training images").as_dict()
     saved.checkpoint = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
                                         train=asdict(config), resume=opt.resume_state(), calibration=fitted)
-    saved.epoch, saved.metrics = epoch + 1, metrics
+    saved.epoch, saved.metrics, saved.calibration = epoch + 1, metrics, fitted

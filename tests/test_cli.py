@@ -107,12 +107,14 @@ def test_classify_reports_each_file(tmp_path, capsys):
     assert "not an image" in lines[2]["error"] and "broken.png" in lines[2]["error"]
 
 
-def test_train_writes_user_checkpoint_by_default(tmp_path, tiny_mnist, capsys):
+def test_train_keeps_a_run_by_default_and_leaves_the_weights_in_use(tmp_path, tiny_mnist, capsys):
     assert main(["train", "cnn", "--epochs", "1", "--batch-size", "64", "--data-dir", str(tiny_mnist),
                  "--device", "cpu", "--json"]) == 0
-    epoch = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert epoch["epoch"] == 1 and "test_accuracy" in epoch
-    assert checkpoints.find("cnn")[1] == "user-trained"
+    out, err = capsys.readouterr()
+    epoch = json.loads(out.splitlines()[-1])
+    assert epoch["epoch"] == 1 and "test_accuracy" in epoch and epoch["best"] is True
+    assert checkpoints.find("cnn")[1] == "shipped"  # never switched silently
+    assert "digittui checkpoint use cnn-" in err
 
 
 from hypothesis import given, settings, strategies as st  # noqa: E402

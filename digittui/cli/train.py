@@ -53,10 +53,15 @@ def add_parser(sub) -> None:
     add_device(p)
     add_data_dir(p)
     p.add_argument("--output", "-o", metavar="FILE",
-                   help="checkpoint to write (default: checkpoints/KIND.pt in $DIGITTUI_HOME, else in the "
-                        "per-user data folder, e.g. ~/.local/share/digittui on Linux)")
+                   help="checkpoint to write after every epoch, exactly there (default: a new kept run, "
+                        "runs/KIND-DATE-TIME/last.pt and best.pt in $DIGITTUI_HOME, else in the per-user data "
+                        "folder, e.g. ~/.local/share/digittui on Linux)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the last completed epoch saved in --output (default: start afresh)")
+                   help="continue from the last completed epoch saved in --output, or without --output "
+                        "in your latest kept run of KIND (default: start afresh)")
+    p.add_argument("--use", action="store_true",
+                   help="when done, make the new weights (the run's best epoch, or --output) the ones "
+                        "digittui uses (default: keep the weights in use; see `digittui checkpoint use`)")
     p.add_argument("--json", action="store_true", help="print one JSON line per epoch instead of a progress bar (default: off)")
     p.set_defaults(run=run)
 
@@ -82,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
         compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model),
         wild=args.wild, outliers=args.outliers, holdout=args.holdout)
-    output = Path(args.output) if args.output else paths.user_checkpoint(args.kind)
+    run_folder = None if args.output else _run_folder(args.kind, args.resume)
+    output = Path(args.output) if args.output else run_folder.last
+    best = run_folder.best if run_folder else None
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
 
@@ -107,26 +114,68 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2),
                             "train_s": round(event.train_s, 2), "images_per_s": round(event.images_per_s, 1),
-                            **event.metrics})
+                            **event.metrics, **({"best": event.best} if best else {})})
             else:
+                kept = " (best so far)" if event.best else ""
                 bar.console.print(f"epoch {event.epoch}/{event.epochs}: {_format_metrics(event.metrics)}"
-                                  f"  [dim]saved {event.checkpoint}[/]")
+                                  f"  [dim]saved {event.checkpoint}{kept}[/]")
 
     try:
         with bar:
             result = training.train(config, data_dir, output, resume=args.resume,
-                                    on_event=on_event, control=control)
+                                    on_event=on_event, control=control, best=best)
     except KeyboardInterrupt:
         # Ctrl+C mid-epoch: the checkpoint on disk is the last completed epoch's, intact.
         err_console.print(f"interrupted: {output} holds the last completed epoch" if output.is_file()
                           else "interrupted before the first epoch completed: nothing saved")
         return 130
+    finally:
+        if run_folder is not None:
+            run_folder.discard_if_empty()
     if result.status is events.Outcome.DIVERGED:
         err_console.print(f"[bold red]training diverged:[/] {result.message}")
         return 1
     if result.status is events.Outcome.COMPLETED and not args.json:
         console.print(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
+    new_weights = best if best is not None and best.is_file() else (output if output.is_file() else None)
+    if new_weights is not None:
+        _offer(args.kind, new_weights, run_folder, args.use)
     return 0
+
+
+def _run_folder(kind: str, resume: bool):
+    """Where a run without --output goes: a new kept run, or with --resume the latest one."""
+    from digittui import weights
+    from digittui.errors import CheckpointError
+
+    if not resume:
+        return weights.new_run(kind)
+    latest = weights.latest_run(kind)
+    if latest is None:
+        raise CheckpointError(f"no kept {kind.upper()} run to resume: train one first, or give --output")
+    return latest
+
+
+def _offer(kind: str, new_weights: Path, run_folder, use: bool) -> None:
+    """Say how the new weights compare with those in use, and switch to them only when asked."""
+    from digittui import checkpoints, weights
+    from digittui.errors import DigitError
+
+    metric = weights.METRICS[kind]
+    new = checkpoints.load(new_weights, kind)
+    name = run_folder.id if run_folder is not None else str(new_weights)
+    where = f"kept as {name}" + (f" (best epoch {new.epoch})" if run_folder is not None else "")
+    if use:
+        weights.choose(kind, new_weights)
+        err_console.print(f"{where}: {metric.format(new.metrics)}, now the {kind.upper()} in use", highlight=False)
+        return
+    try:
+        active, label = checkpoints.load_default(kind)
+        in_use = f"{metric.format(active.metrics)} ({label})"
+    except DigitError as exc:
+        in_use = f"none usable ({exc})"
+    err_console.print(f"{where}: {metric.format(new.metrics)}; in use: {in_use}. To use the new weights: "
+                      f"digittui checkpoint use {name}", highlight=False)
 
 
 # Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
