@@ -75,7 +75,7 @@ async def measure(seconds: float, device: str, wiring: str) -> dict:
             app.start_training(jobs.TrainRequest(kinds=("cnn",), epochs=5 if device == "cpu" else 50,
                                                  device=device))
             run = app.train_run
-            while run.status == "starting":
+            while run.state is jobs.RunState.STARTING:
                 await asyncio.sleep(0.01)
             started_s = time.perf_counter() - pressed
             while run.progress is None:

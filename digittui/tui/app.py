@@ -20,7 +20,8 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from digittui import paths
+from digittui import paths, weights
+from digittui.errors import CheckpointError
 from digittui.tui import jobs
 from digittui.tui.screens.classify import ClassifyScreen
 from digittui.tui.screens.dialogs import ConfirmScreen
@@ -28,6 +29,7 @@ from digittui.tui.screens.explore import ExploreScreen
 from digittui.tui.screens.generate import GenerateScreen
 from digittui.tui.screens.help import HelpScreen
 from digittui.tui.screens.train import TrainScreen
+from digittui.tui.screens.weights import Offer, OfferScreen, WeightsScreen
 
 DRAIN_INTERVAL = 0.25  # s between folding training events into the UI (4 Hz redraws)
 HANGUP_CHECK_INTERVAL = 2.0  # s between checks that the controlling terminal still exists
@@ -71,13 +73,14 @@ class DigitApp(App[int]):
         self.test_set = None  # digittui.data.Digits on the CPU, once loaded
         self.test_set_error: str | None = None
         self.train_run: jobs.TrainRun | None = None
+        self.models_status = "loading models…"  # the header's first part until models load
         self._quit_after_training = False
         self.models_changed: Signal[jobs.Models] = Signal(self, "models-changed")
         self.test_set_changed: Signal[None] = Signal(self, "test-set-changed")
         self.train_changed: Signal[jobs.TrainRun] = Signal(self, "train-changed")
 
     def on_mount(self) -> None:
-        self.sub_title = "loading models…"
+        self.update_header()
         # After the first frame: importing torch in a thread still holds the GIL for long stretches.
         self.call_after_refresh(self.load_models)
         self.set_interval(DRAIN_INTERVAL, self._drain_training)
@@ -108,7 +111,8 @@ class DigitApp(App[int]):
         worker, state = event.worker, event.state
         if worker.group == "models" and state == WorkerState.SUCCESS:
             self.models = worker.result
-            self.sub_title = self.models.summary()
+            self.models_status = f"{self.models.weights()} · {self.models.device_name}"
+            self.update_header()
             for kind, error in self.models.errors.items():
                 self.notify(error, title=f"No {kind.upper()}", severity="warning", timeout=8)
             self.models_changed.publish(self.models)
@@ -119,10 +123,18 @@ class DigitApp(App[int]):
             self.test_set_error = jobs.user_message(worker.error) if state == WorkerState.ERROR else None
             self.test_set_changed.publish(None)
         elif worker.group == "models" and state == WorkerState.ERROR:
-            self.sub_title = "models failed to load"
+            self.models_status = "models failed to load"
+            self.update_header()
             self.notify(jobs.user_message(worker.error), title="Models", severity="error", timeout=10)
         elif worker.group == "train" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._training_ended(worker)
+
+    def update_header(self) -> None:
+        """The header, on every screen: a training run's progress, the weights in use with their test
+        metric, the device. The run comes first: on a narrow terminal the device is what gets cut."""
+        run = self.train_run
+        parts = [run.headline()] if run is not None and run.active else []
+        self.sub_title = " · ".join(parts + [self.models_status])
 
     # Training ----------------------------------------------------------------------------------
 
@@ -133,74 +145,95 @@ class DigitApp(App[int]):
     def start_training(self, request: jobs.TrainRequest) -> None:
         if self.training:
             return
-        output = {kind: paths.user_checkpoint(kind) for kind in request.kinds}
-        self.train_run = jobs.TrainRun(request, output)
+        try:
+            runs = {kind: weights.new_run(kind) for kind in request.kinds}
+        except (CheckpointError, OSError) as exc:
+            self.notify(f"Cannot keep a new run: {exc}", title="Training", severity="error", timeout=10)
+            return
+        self.train_run = jobs.TrainRun(request, runs)
         self._train(self.train_run)
-        self.train_changed.publish(self.train_run)
+        self._publish_run()
 
     @work(thread=True, group="train", exclusive=True, exit_on_error=False)
     def _train(self, run: jobs.TrainRun) -> None:
         jobs.run_training(run, self.data_dir)
 
     def pause_training(self) -> None:
-        run = self.train_run
-        if self.training and run.control is not None and run.status == "training":
-            run.control.pause()
-            run.status = "paused"
-            self.train_changed.publish(run)
+        if self.train_run is not None and self.train_run.pause():
+            self._publish_run()
 
     def resume_training(self) -> None:
-        run = self.train_run
-        if self.training and run.control is not None and run.status == "paused":
-            run.control.resume()
-            run.status = "training"
-            self.train_changed.publish(run)
+        if self.train_run is not None and self.train_run.resume():
+            self._publish_run()
 
     def stop_training(self) -> None:
         """Ask the loop to stop after its current step; the last epoch's checkpoint stays."""
-        run = self.train_run
-        if not self.training:
-            return
-        run.request_cancel()
-        run.status = "stopping"
-        self.train_changed.publish(run)
+        if self.train_run is not None and self.train_run.stop():
+            self._publish_run()
 
     def on_unmount(self) -> None:
         # However the app ends, a training thread must stop too, or the process would wait for it.
-        if self.training:
-            self.train_run.request_cancel()
+        if self.train_run is not None:
+            self.train_run.stop()
 
     def _drain_training(self) -> None:
         run = self.train_run
         if run is None or not run.events:
             return
         while run.events:
-            event = run.events.popleft()
-            run.apply(event)
-        if run.status == "starting" and run.progress is not None:
-            run.status = "training"
-        self.train_changed.publish(run)
+            run.apply(run.events.popleft())
+        self._publish_run()
+
+    def _publish_run(self) -> None:
+        self.update_header()
+        self.train_changed.publish(self.train_run)
 
     def _training_ended(self, worker: Worker) -> None:
         run = self.train_run
         while run.events:
             run.apply(run.events.popleft())
-        run.status = "done"
-        if worker.state == WorkerState.ERROR:
-            run.error = jobs.user_message(worker.error)
+        run.ended(jobs.user_message(worker.error) if worker.state == WorkerState.ERROR else None)
+        if run.error:
             self.notify(run.error, title="Training failed", severity="error", timeout=10)
-        self.train_changed.publish(run)
+        self._publish_run()
         if self._quit_after_training:
             self.exit(0)
             return
         if self.test_set is None:  # the run may have downloaded MNIST
             self.load_test_set()
-        trained = [kind for kind, history in run.epoch_metrics.items() if history]
-        if trained:
-            for kind in trained:
-                self.explicit[kind] = None  # the freshly trained weights win over a --cnn/--vae file
-            self.notify(f"Loading the new {' and '.join(k.upper() for k in trained)} weights", timeout=4)
-            self.load_models()
+        for kept in run.runs.values():
+            kept.discard_if_empty()
+        self._offer([self._offer_for(run, kind) for kind in run.best if run.runs[kind].best.is_file()])
+
+    def _offer_for(self, run: jobs.TrainRun, kind: str) -> Offer:
+        epoch, metrics = run.best[kind]
+        active = getattr(self.models, kind, None) if self.models is not None else None
+        label = self.models.sources.get(kind, "none") if self.models is not None else "none"
+        return Offer(kind, run.runs[kind].best, epoch, len(run.epoch_metrics[kind]), metrics,
+                     active.metrics if active is not None else None, label)
+
+    def _offer(self, offers: list[Offer]) -> None:
+        """Ask, one kind after the other, whether to use a run's new weights; then load the choice."""
+        if not offers:
+            return
+
+        def answered(use: bool | None) -> None:
+            offer = offers[0]
+            if use:
+                weights.choose(offer.kind, offer.path)
+                self.explicit[offer.kind] = None  # the choice wins over a --cnn/--vae given at launch
+                self.load_models()
+            self._offer(offers[1:])
+
+        self.push_screen(OfferScreen(offers[0]), answered)
+
+    def action_weights(self) -> None:
+        """Choose the weights in use from everything kept."""
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.load_models()
+
+        self.push_screen(WeightsScreen(), closed)
 
     # Quitting and the command palette ---------------------------------------------------------
 
@@ -223,6 +256,8 @@ class DigitApp(App[int]):
         for mode in self.MODES:
             yield SystemCommand(f"Go to {mode.title()}", f"Switch to the {mode} screen",
                                 partial(self.switch_mode, mode))
+        yield SystemCommand("Weights", "Choose the weights in use from the shipped ones and every kept run",
+                            self.action_weights)
         # Every binding of the current screen is also a command, named by its footer description.
         seen = set()
         for active in screen.active_bindings.values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,23 @@ class Models:
     device_name: str
     cnn: Any = None  # checkpoints.Checkpoint
     vae: Any = None
-    sources: dict[str, str] = field(default_factory=dict)  # kind -> "given" | "user-trained" | "shipped"
+    sources: dict[str, str] = field(default_factory=dict)  # kind -> "shipped", "run 11-28 14:25:01", "given"...
     errors: dict[str, str] = field(default_factory=dict)  # kind -> why it could not be loaded
 
-    def summary(self) -> str:
-        """For the header, short enough for 80 columns: 'CPU (2 threads) · CNN+VAE user-trained'."""
-        by_source: dict[str, list[str]] = {}
+    def weights(self) -> str:
+        """The weights in use with their test metric: 'CNN 99.60% shipped · VAE 94.51 nats run 11-28 14:25:01'."""
+        from digittui.weights import METRICS
+
+        parts = []
         for kind in ("cnn", "vae"):
-            by_source.setdefault(self.sources.get(kind, "missing"), []).append(kind.upper())
-        return " · ".join([self.device_name] + [f"{'+'.join(k)} {s}" for s, k in by_source.items()])
+            ckpt = getattr(self, kind)
+            if ckpt is None:
+                parts.append(f"no {kind.upper()}")
+            elif METRICS[kind].key in ckpt.metrics:
+                parts.append(f"{kind.upper()} {METRICS[kind].format(ckpt.metrics)} {self.sources[kind]}")
+            else:
+                parts.append(f"{kind.upper()} {self.sources[kind]}")
+        return " · ".join(parts)
 
 
 def load_models(device: str, explicit: dict[str, str | None]) -> Models:
@@ -90,47 +99,96 @@ class TrainRequest:
     device: str = "auto"
 
 
+class RunState(Enum):
+    """Where a training run is. Only TrainRun's methods move it, and only along these arrows:
+    STARTING -> TRAINING <-> PAUSED; any of those -> STOPPING; anything -> DONE (the worker ended)."""
+
+    STARTING = "starting"  # reading the data, building the model
+    TRAINING = "training"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # asked to stop: the loop ends after its current step
+    DONE = "done"
+
+
 class TrainRun:
     """One training run as the UI sees it.
 
     The worker thread only appends engine events to `events` (a deque append is thread-safe and never
     blocks it); the app drains them on a timer and folds them into the history below, which the train
-    screen draws. `control` is the engine's TrainControl, created by the worker once torch is imported.
+    screen draws. `control` steers the engine's loop from the UI thread.
     """
 
-    def __init__(self, request: TrainRequest, output: dict[str, Path]) -> None:
+    def __init__(self, request: TrainRequest, runs: dict[str, Any]) -> None:
         self.request = request
-        self.output = output  # kind -> checkpoint path written after every epoch
+        self.runs = runs  # kind -> digittui.weights.Run: its last epoch and its best are kept there
         self.events: deque = deque()
-        self.control = None
-        self.cancel_requested = False
+        self.control = TrainControl()
         self.kind = request.kinds[0]
-        self.status = "starting"  # starting | training | paused | stopping | done
+        self.state = RunState.STARTING
         self.loss: dict[str, list[tuple[int, float]]] = {k: [] for k in request.kinds}
         self.epoch_metrics: dict[str, list[tuple[int, dict]]] = {k: [] for k in request.kinds}
-        self.progress = None  # the latest Progress event
+        self.progress = None  # the latest Progress event of the kind being trained
+        self.planned: dict[str, int] = {}  # kind -> epochs, once its Started arrived
         self.samples = None  # numpy [2, K, 28, 28]: VAE originals and reconstructions
         self.log: list[str] = []
         self.finished: dict[str, Any] = {}  # kind -> Finished
+        self.best: dict[str, tuple[int, dict]] = {}  # kind -> (epoch, metrics) of its best epoch so far
         self.error: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.status != "done"
+        return self.state is not RunState.DONE
 
-    def request_cancel(self) -> None:
-        """Stop after the current step (any thread). Not Worker.cancel: that marks a thread worker
-        cancelled at once while its thread runs on, so its end would no longer be observable."""
-        self.cancel_requested = True
-        if self.control is not None:
-            self.control.cancel()
+    def headline(self) -> str:
+        """A few words for the header: 'training CNN 45%', 'CNN paused 45%', 'loading VAE'."""
+        p = self.progress
+        if self.state is RunState.STOPPING:
+            return f"stopping {self.kind.upper()}"
+        if p is None:
+            return f"loading {self.kind.upper()}"
+        percent = f"{p.step / max(p.total_steps, 1):.0%}"
+        if self.state is RunState.PAUSED:
+            return f"{p.kind.upper()} paused {percent}"
+        return f"training {p.kind.upper()} {percent} · epoch {p.epoch}/{p.epochs}"
+
+    def pause(self) -> bool:
+        """Hold the loop before its next step; False (and nothing done) unless it is training."""
+        if self.state is not RunState.TRAINING:
+            return False
+        self.control.pause()
+        self.state = RunState.PAUSED
+        return True
+
+    def resume(self) -> bool:
+        if self.state is not RunState.PAUSED:
+            return False
+        self.control.resume()
+        self.state = RunState.TRAINING
+        return True
+
+    def stop(self) -> bool:
+        """Stop after the current step (a paused loop wakes up to stop). Not Worker.cancel: that marks
+        a thread worker cancelled at once while its thread runs on, so its end would not be seen."""
+        if self.state not in (RunState.STARTING, RunState.TRAINING, RunState.PAUSED):
+            return False
+        self.control.cancel()
+        self.state = RunState.STOPPING
+        return True
+
+    def ended(self, error: str | None = None) -> None:
+        """The worker returned (or raised `error`, already worded for the user)."""
+        self.state = RunState.DONE
+        self.error = error
 
     def apply(self, event) -> None:
         """Fold one engine event into the history (UI thread)."""
         match event:
             case Started():
                 self.kind = event.kind
-                self.status = "training"
+                self.planned[event.kind] = event.epochs
+                self.progress = None  # the previous kind's finished bar is not this one's
+                if self.state is RunState.STARTING:
+                    self.state = RunState.TRAINING
                 note = f" ({event.notice})" if event.notice else ""
                 self.log.append(f"{event.kind.upper()}: {event.plan} on {event.device}{note}")
             case Progress():
@@ -138,14 +196,19 @@ class TrainRun:
                 self.loss[event.kind].append((event.step, event.loss))
             case EpochEnd():
                 self.epoch_metrics[event.kind].append((event.epoch, dict(event.metrics)))
+                if event.best:
+                    self.best[event.kind] = (event.epoch, dict(event.metrics))
                 if event.samples is not None:
                     self.samples = event.samples.numpy()
                 shown = ", ".join(f"{k.removeprefix('test_')} {_fmt(k, v)}" for k, v in event.metrics.items()
                                   if k.startswith("test_"))
-                self.log.append(f"{event.kind.upper()} epoch {event.epoch}/{event.epochs}: {shown}; "
-                                f"saved {event.checkpoint}")
+                self.log.append(f"{event.kind.upper()} epoch {event.epoch}/{event.epochs}: {shown}"
+                                + (" · the run's best so far" if event.best else ""))
             case Finished():
                 self.finished[event.kind] = event
+                following = self.request.kinds[self.request.kinds.index(event.kind) + 1:]
+                if event.status is Outcome.COMPLETED and following:
+                    self.kind, self.progress = following[0], None  # loading the next model
                 detail = f": {event.message}" if event.message else ""
                 self.log.append(f"{event.kind.upper()} {event.status} after epoch {event.epoch}{detail}")
 
@@ -158,17 +221,13 @@ def run_training(run: TrainRun, data_dir: Path) -> None:
     """Train each requested kind in turn (thread worker body)."""
     from digittui.train import TrainConfig, train
 
-    control = TrainControl()
-    run.control = control
-    # Checked after publishing the control: a stop that found `run.control` unset had already set
-    # the flag, and one that found it set reached the engine through it.
-    if run.cancel_requested:
-        control.cancel()
+    control = run.control
     for kind in run.request.kinds:
         if control.cancelled:
             break
         req = run.request
         config = TrainConfig(kind=kind, epochs=req.epochs, batch_size=req.batch_size, lr=req.lr, device=req.device)
-        finished = train(config, data_dir, run.output[kind], on_event=run.events.append, control=control)
+        kept = run.runs[kind]
+        finished = train(config, data_dir, kept.last, best=kept.best, on_event=run.events.append, control=control)
         if finished.status is not Outcome.COMPLETED:
             break

@@ -10,8 +10,8 @@ import numpy as np
 from textual.binding import Binding
 from textual.widgets import Input, Select
 
-from digittui import paths
-from digittui.tui.jobs import TrainRequest
+from digittui import paths, weights
+from digittui.tui.jobs import RunState, TrainRequest
 from tests.tui.helpers import ready, run, start_long_training, wait_for
 
 
@@ -28,7 +28,7 @@ def test_header_shows_device_and_weights(make_app):
         async with app.run_test(size=(80, 24)) as pilot:
             assert app.sub_title == "loading models…"  # the first frame does not wait
             await ready(pilot)
-            assert app.sub_title.startswith("CPU") and "CNN+VAE given" in app.sub_title
+            assert app.sub_title.startswith("CNN given · VAE given · CPU")  # seeded weights: no test metric
 
     run(scenario)
 
@@ -47,10 +47,18 @@ def test_train_a_tiny_cnn_then_the_app_uses_it(make_app, monkeypatch):
             screen.query_one("#train-device", Select).value = "cpu"
             screen.query_one("#train-epochs", Input).value = "1"
             await pilot.press("s")
-            await wait_for(pilot, lambda: app.train_run is not None and app.train_run.status == "done")
+            await wait_for(pilot, lambda: app.train_run is not None and app.train_run.state is RunState.DONE)
             assert app.train_run.finished["cnn"].status == "completed"
-            assert paths.user_checkpoint("cnn").is_file()
-            await wait_for(pilot, lambda: "CNN user-trained" in app.sub_title)
+            kept = app.train_run.runs["cnn"]
+            assert kept.best.is_file() and kept.last.is_file()
+            # The new metric beside the one in use, and the user chooses
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "OfferScreen")
+            assert "In use now" in str(app.screen.query_one("Label").content)
+            assert "CNN" in app.sub_title and "given" in app.sub_title  # nothing switched yet
+            await pilot.press("u")
+            await wait_for(pilot, lambda: f"CNN {weights.METRICS['cnn'].format(app.train_run.best['cnn'][1])} "
+                                          f"{kept.label}" in app.sub_title)
+            assert weights.chosen("cnn") == kept.best.resolve()
             assert "Finished: CNN completed at epoch 1" in str(screen.query_one("#train-status").content)
             assert screen.query_one("#loss-plot").series["loss"][0]  # the loss was plotted
             assert warmed_up == [True]  # opening the screen built a first optimizer in the background
@@ -65,11 +73,11 @@ def test_pause_resume_and_stop(make_app):
             run_ = await start_long_training(pilot)
             await wait_for(pilot, lambda: run_.progress is not None)
             await pilot.press("p")
-            assert run_.status == "paused" and run_.control.paused
+            assert run_.state is RunState.PAUSED and run_.control.paused
             await pilot.press("p")
-            assert run_.status == "training" and not run_.control.paused
+            assert run_.state is RunState.TRAINING and not run_.control.paused
             await pilot.press("x")
-            await wait_for(pilot, lambda: run_.status == "done")
+            await wait_for(pilot, lambda: run_.state is RunState.DONE)
             assert run_.finished["cnn"].status == "cancelled"
 
     run(scenario)
@@ -92,7 +100,8 @@ def test_quit_while_training_asks_then_stops_and_keeps_the_checkpoint(make_app):
         assert run_.finished["cnn"].status == "cancelled"
         from digittui import checkpoints
 
-        assert checkpoints.load(paths.user_checkpoint("cnn"), "cnn").epoch >= 1
+        assert checkpoints.load(run_.runs["cnn"].last, "cnn").epoch >= 1
+        assert weights.chosen("cnn") is None  # quitting chose nothing
 
     run(scenario)
 
@@ -149,13 +158,14 @@ def test_without_mnist_the_screen_says_how_to_get_it_and_a_training_run_brings_i
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(pilot)
             await pilot.pause(0.1)
-            message = str(app.screen.query_one("#browse-message").content)
+            classify = app.screen  # under the dialog that offers the new weights at the end
+            message = str(classify.query_one("#browse-message").content)
             assert "DIGITTUI_DATA" in message and "train a model" in message and "Drawing a digit" in message
             make_mnist(tmp_path / "fetched")
             app.start_training(TrainRequest(("cnn",), epochs=1, device="cpu"))
             await wait_for(pilot, lambda: app.test_set is not None)
             assert app.test_set_error is None and len(app.test_set) == 64
-            await wait_for(pilot, lambda: not app.screen.query_one("#browse-message").display)
+            await wait_for(pilot, lambda: not classify.query_one("#browse-message").display)
 
     run(scenario)
 

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import Button, Input
 
 from digittui import paths
+from digittui.tui.jobs import RunState
 from tests.tui.helpers import ready, run, wait_for
 
 SCREENS = {"t": "TrainScreen", "c": "ClassifyScreen", "g": "GenerateScreen", "e": "ExploreScreen",
@@ -28,6 +29,14 @@ async def activate(pilot, selector: str, way: str) -> None:
         await pilot.pause()
         await pilot.press(way)
     await pilot.pause()
+
+
+async def keep_weights_in_use(pilot) -> None:
+    """A run that saved an epoch ends with the offer of its weights: keep those in use."""
+    await pilot.pause(0.2)
+    if type(pilot.app.screen).__name__ == "OfferScreen":
+        await pilot.press("k")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ != "OfferScreen")
 
 
 def button_ids(screen) -> set[str]:
@@ -62,15 +71,16 @@ def test_train_buttons_start_pause_resume_and_stop(make_app, way):
             await activate(pilot, "#start", way)
             run_ = app.train_run
             assert run_ is not None and run_.request.epochs == 500
-            await wait_for(pilot, lambda: run_.progress is not None and run_.status == "training")
+            await wait_for(pilot, lambda: run_.progress is not None and run_.state is RunState.TRAINING)
             await activate(pilot, "#pause", way)
-            assert run_.status == "paused" and run_.control.paused
+            assert run_.state is RunState.PAUSED and run_.control.paused
             assert str(app.screen.query_one("#pause", Button).label) == "Resume"
             await activate(pilot, "#pause", way)
-            assert run_.status == "training" and not run_.control.paused
+            assert run_.state is RunState.TRAINING and not run_.control.paused
             await activate(pilot, "#stop", way)
-            await wait_for(pilot, lambda: run_.status == "done")
+            await wait_for(pilot, lambda: run_.state is RunState.DONE)
             assert run_.finished["cnn"].status == "cancelled"
+            await keep_weights_in_use(pilot)
             assert not app.screen.query_one("#start", Button).disabled
 
     run(scenario)
@@ -170,11 +180,12 @@ def test_escape_leaves_a_train_field_and_enter_in_a_field_starts(make_app):
             await pilot.press("s")
             first = app.train_run
             assert first is not None and first.request.epochs == 2
-            await wait_for(pilot, lambda: first.status == "done")
+            await wait_for(pilot, lambda: first.state is RunState.DONE)
+            await keep_weights_in_use(pilot)
             await type_into(pilot, "#train-epochs", "0")  # appended: epochs 20
             await pilot.press("backspace", "enter")
             assert app.train_run is not first and app.train_run.request.epochs == 2  # started by Enter
-            await wait_for(pilot, lambda: app.train_run.status == "done")
+            await wait_for(pilot, lambda: app.train_run.state is RunState.DONE)
 
     run(scenario)
 

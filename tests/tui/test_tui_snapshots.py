@@ -1,4 +1,4 @@
-"""Snapshots of every screen at 80x24 (the smallest supported size) and one larger, with seeded
+"""Snapshots of every screen at 80x24 (the smallest supported size) and at 160x50, with seeded
 weights, the tiny synthetic MNIST and no clocks, so they only change when the UI does.
 
 Update after an intended change: pytest tests/tui/test_tui_snapshots.py --snapshot-update
@@ -12,6 +12,7 @@ from textual.widgets import Input
 from tests.tui.helpers import ready, settled, wait_for
 
 pytestmark = pytest.mark.usefixtures("fixed_device_name", "fixed_home")
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
 
 
 @pytest.fixture
@@ -22,15 +23,17 @@ def fixed_home(monkeypatch):
 
 # Shell and classify ----------------------------------------------------------------------------
 
-def test_classify_browse(snap_compare, make_app):
-    """The first screen: a test digit in half-blocks, its probability bars, true vs predicted."""
+@SIZES
+def test_classify_browse(snap_compare, make_app, size):
+    """The first screen: a test digit in half-blocks (twice as large at 160x50), its probability
+    bars, true vs predicted."""
 
     async def before(pilot):
         await ready(pilot)
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#browser").verdicts is not None)
         await pilot.press("right")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
 def test_classify_browse_misclassified_wide(snap_compare, make_app):
@@ -76,14 +79,15 @@ def test_classify_without_data(snap_compare, make_app):
     assert snap_compare(make_app(data_dir="/nonexistent/mnist"), terminal_size=(80, 24), run_before=before)
 
 
-def test_help(snap_compare, make_app):
+@SIZES
+def test_help(snap_compare, make_app, size):
     """The help screen."""
 
     async def before(pilot):
         await ready(pilot)
         await pilot.press("question_mark")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
 # Train -----------------------------------------------------------------------------------------
@@ -110,11 +114,12 @@ def _finished_vae_run():
     events.append(Finished("vae", Outcome.COMPLETED, 3, {}, None, 30.0))
     for event in events:
         run.apply(event)
-    run.status = "done"
+    run.ended()
     return run
 
 
-def test_train_finished_vae_run(snap_compare, make_app):
+@SIZES
+def test_train_finished_vae_run(snap_compare, make_app, size):
     """Loss per step, test recon/KL/total per epoch, the progress bar and the reconstructions."""
 
     async def before(pilot):
@@ -125,38 +130,81 @@ def test_train_finished_vae_run(snap_compare, make_app):
         app.train_changed.publish(app.train_run)
         await pilot.pause(0.1)
 
-    assert snap_compare(make_app(), terminal_size=(100, 32), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
-def test_train_form(snap_compare, make_app):
-    """The train screen before any run, at 80x24."""
+@SIZES
+def test_train_form(snap_compare, make_app, size):
+    """The train screen before any run."""
 
     async def before(pilot):
         await ready(pilot)
         await pilot.press("t")
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+
+
+def test_train_field_being_edited(snap_compare, make_app):
+    """In a field: the footer dims the keys it takes and offers esc; an out-of-range value is red."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("t")
+        await pilot.click("#train-epochs")
+        await pilot.press("0")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_offer_after_a_run(snap_compare, make_app):
+    """A run's best beside the weights in use: worse here, so Keep has the focus."""
+    from pathlib import Path
+
+    from digittui.tui.screens.weights import Offer, OfferScreen
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("t")
+        offer = Offer("cnn", Path("/nonexistent/best.pt"), 2, 2, {"test_accuracy": 0.9885},
+                      {"test_accuracy": 0.9933}, "run 11-28 14:25:01")
+        pilot.app.push_screen(OfferScreen(offer))
+        await pilot.pause(0.1)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
 
 
 # Generate and explore -------------------------------------------------------------------------
 
-def test_generate_results(snap_compare, make_app):
-    """Seeded generation: the results grid with the CNN's reading and confidence, the plot."""
-
+def _generate(spec: str, count: str):
     async def before(pilot):
         await ready(pilot)
         await pilot.press("g")
         screen = pilot.app.screen
-        screen.query_one("#gen-count", Input).value = "6"
+        screen.query_one("#gen-spec", Input).value = spec
+        screen.query_one("#gen-count", Input).value = count
         screen.query_one("#gen-steps", Input).value = "10"
         await pilot.press("r")
         await wait_for(pilot, lambda: screen.results)
         screen.query_one("#gen-hint").update("Saves to the export folder")  # a tmp path otherwise
+        await pilot.pause(0.1)
 
-    assert snap_compare(make_app(), terminal_size=(100, 32), run_before=before)
+    return before
 
 
-def test_explore_map_and_plane(snap_compare, make_app):
+@SIZES
+def test_generate_results(snap_compare, make_app, size):
+    """Seeded generation: the results grid with the CNN's reading and confidence, the plot."""
+    assert snap_compare(make_app(), terminal_size=size, run_before=_generate("7", "6"))
+
+
+@SIZES
+def test_generate_a_number(snap_compare, make_app, size):
+    """A number fills the width it has, one a row: 47 columns at 80x24, 112 (1:1) at 160x50."""
+    assert snap_compare(make_app(), terminal_size=size, run_before=_generate("2026", "2"))
+
+
+@SIZES
+def test_explore_map_and_plane(snap_compare, make_app, size):
     """The latent map marked by digit, the decoded plane's box on it, and the decoded grid."""
 
     async def before(pilot):
@@ -169,4 +217,4 @@ def test_explore_map_and_plane(snap_compare, make_app):
         await pilot.press("left")
         await settled(pilot)
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)

@@ -20,6 +20,9 @@ from digittui.tui.screens.dialogs import PromptScreen
 from digittui.tui.widgets import DigitImage, DrawCanvas, ProbabilityBars
 
 PAGE = 100  # images skipped by page up / page down
+# The test image is drawn twice as large when the screen has this room: 56x28 cells and its border,
+# the two info lines, header, tabs and footer; probability bars at least 40 wide beside it.
+DOUBLE_SIZE = (2 * 28 + 4 + 40, 2 * 14 + 2 + 2 + 5)
 DRAW_HINT = "Draw a digit or a number: drag the mouse, or arrows + space (pen up/down)."
 
 
@@ -231,6 +234,11 @@ class ClassifyScreen(DigitScreen):
                              classes="hint")
                 yield DataTable(id="confusion-table", zebra_stripes=True)
 
+    def on_resize(self, event) -> None:
+        zoom = 2 if event.size.width >= DOUBLE_SIZE[0] and event.size.height >= DOUBLE_SIZE[1] else 1
+        self.query_one("#browse-image", DigitImage).zoom = zoom
+        self.query_one("#browse-left").styles.width = 28 * zoom + 4  # the image, its border, padding
+
     def on_mount(self) -> None:
         self.query_one("#browser").display = False
         self.app.models_changed.subscribe(self, lambda _: self._update_verdicts())
@@ -356,4 +364,7 @@ class ClassifyScreen(DigitScreen):
         elif worker.group == "drawing" and event.state == WorkerState.SUCCESS:
             self._show_drawing(worker.result)
         elif event.state == WorkerState.ERROR and worker.group in ("verdicts", "drawing"):
-            self.notify(user_message(worker.error), title="Classify", severity="error", timeout=8)
+            message = user_message(worker.error)
+            line = "#draw-verdict" if worker.group == "drawing" else "#browse-message"
+            self.query_one(line, Static).update(message)  # stays after the toast is gone
+            self.notify(message, title="Classify", severity="error", timeout=8)

@@ -61,7 +61,7 @@ class ExploreScreen(DigitScreen):
             yield PlotextPlot(id="latent-map")
             with Vertical(id="explore-right"):
                 yield Static("Waiting for the VAE and the test set…", id="explore-status")
-                yield DigitGrid(scale=2, id="explore-grid")
+                yield DigitGrid(zoom=0.5, id="explore-grid")
 
     def on_mount(self) -> None:
         self.app.models_changed.subscribe(self, lambda _: self._encode())
@@ -212,6 +212,7 @@ class ExploreScreen(DigitScreen):
         if worker.group not in ("encode", "decode"):
             return
         if event.state == WorkerState.ERROR:
+            self.query_one("#explore-status", Static).update(user_message(worker.error))
             self.notify(user_message(worker.error), title="Explore", severity="error", timeout=8)
         elif event.state == WorkerState.SUCCESS and worker.group == "encode":
             self.map = worker.result

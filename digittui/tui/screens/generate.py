@@ -15,12 +15,19 @@ from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from digittui import paths
+from digittui.genconfig import GenerateConfig
 from digittui.tui.jobs import user_message
 from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
 from digittui.tui.widgets import DigitGrid, KeyButton, LivePlot
+from digittui.tui.widgets.fields import FieldError, NumberField
 
 DEFAULT_COUNT = 8  # fewer than the CLI's 16: they must fit a terminal
+DEFAULTS = GenerateConfig()
+MAX_COUNT = 256  # samples per request here (the CLI has no such limit)
+MAX_STEPS = 10_000
+MAX_PRIOR = 100.0
+MAX_SEED = 2**31 - 1
 MORPH_FRAMES = 10
 
 
@@ -58,13 +65,14 @@ class GenerateScreen(DigitScreen):
                     yield Label("What")
                     yield Input("7", placeholder="7, 2026, 3+8, class:11", compact=True, id="gen-spec")
                     yield Label("Count")
-                    yield Input(placeholder=str(DEFAULT_COUNT), type="integer", compact=True, id="gen-count")
+                    yield NumberField("Count", 1, MAX_COUNT, placeholder=str(DEFAULT_COUNT), id="gen-count")
                     yield Label("Steps")
-                    yield Input(placeholder="default", type="integer", compact=True, id="gen-steps")
+                    yield NumberField("Steps", 1, MAX_STEPS, placeholder=str(DEFAULTS.steps), id="gen-steps")
                     yield Label("Prior")
-                    yield Input(placeholder="default", type="number", compact=True, id="gen-prior")
+                    yield NumberField("Prior", 0, MAX_PRIOR, integer=False, placeholder=str(DEFAULTS.prior_weight),
+                                      id="gen-prior")
                     yield Label("Seed")
-                    yield Input(placeholder="0", type="integer", compact=True, id="gen-seed")
+                    yield NumberField("Seed", 0, MAX_SEED, placeholder=str(DEFAULTS.seed), id="gen-seed")
                 with Horizontal(classes="buttons"):
                     yield KeyButton("Run", id="generate", variant="success", compact=True)
                     yield KeyButton("Save", id="save", compact=True, disabled=True)
@@ -77,7 +85,7 @@ class GenerateScreen(DigitScreen):
                 yield Static("Press r (or enter in a field) to generate.", id="gen-status")
                 yield LivePlot("confidence", xlabel="step", ylim=(0.0, 1.0), id="gen-plot")
                 with VerticalScroll(id="gen-results"):
-                    yield DigitGrid(scale=None, id="gen-grid")
+                    yield DigitGrid(zoom=None, id="gen-grid")
 
     def on_mount(self) -> None:
         self.set_interval(0.25, self._drain)
@@ -104,31 +112,26 @@ class GenerateScreen(DigitScreen):
 
     def _form(self) -> dict | None:
         """GenerateConfig fields from the form (the config itself is built in the worker: torch)."""
-        fields = {"count": ("#gen-count", int), "steps": ("#gen-steps", int),
-                  "prior_weight": ("#gen-prior", float), "seed": ("#gen-seed", int)}
-        values: dict = {"count": DEFAULT_COUNT}
-        for name, (selector, cast) in fields.items():
-            text = self.query_one(selector, Input).value.strip()
-            if text:
-                try:
-                    value = cast(text)
-                except ValueError:
-                    self.notify(f"{text!r} is not a valid {name.replace('_', ' ')}", severity="error")
-                    return None
-                if value < 0 or (name in ("count", "steps") and value == 0):
-                    self.notify(f"{name.replace('_', ' ')} must be positive", severity="error")
-                    return None
-                values[name] = value
-        if values["count"] > 256:
-            self.notify("At most 256 samples per request here (the CLI has no such limit)", severity="error")
+        fields = {"count": "#gen-count", "steps": "#gen-steps", "prior_weight": "#gen-prior", "seed": "#gen-seed"}
+        try:
+            values = {name: self.query_one(selector, NumberField).read() for name, selector in fields.items()}
+        except FieldError as exc:
+            self.report(str(exc))
             return None
-        return values
+        form = {name: value for name, value in values.items() if value is not None}  # None: the default
+        form.setdefault("count", DEFAULT_COUNT)
+        return form
+
+    def report(self, message: str, severity: str = "error") -> None:
+        """A problem in the status line, where it stays, and as a toast."""
+        self.query_one("#gen-status", Static).update(message)
+        self.notify(message, title="Generate", severity=severity, timeout=8)
 
     def _models(self):
         models = self.app.models
         missing = [k.upper() for k in ("cnn", "vae") if models is None or getattr(models, k) is None]
         if missing:
-            self.notify(f"Generation needs the {' and '.join(missing)}: "
+            self.report(f"Generation needs the {' and '.join(missing)}: "
                         + ("still loading" if models is None else "train it on the Train screen (t)"),
                         severity="warning")
             return None
@@ -149,7 +152,7 @@ class GenerateScreen(DigitScreen):
         self._generate(self.query_one("#gen-spec", Input).value, form, models)
         self.sync_buttons()
 
-    @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="generate", exclusive=True, exit_on_error=False, name="generate")
     def _generate(self, text: str, form: dict, models) -> list:
         from digittui.generate import GenerateConfig, generate_many
         from digittui.spec import parse_many
@@ -192,14 +195,13 @@ class GenerateScreen(DigitScreen):
             return
         self.sync_buttons()
         if event.state == WorkerState.ERROR:
-            self.query_one("#gen-status", Static).update(user_message(worker.error))
-            self.notify(user_message(worker.error), title="Generate", severity="error", timeout=8)
+            self.report(user_message(worker.error))
         elif event.state != WorkerState.SUCCESS:
             return
         elif worker.group == "save":
             self.query_one("#gen-status", Static).update("Saved " + " and ".join(map(str, worker.result)))
             self.notify("Saved " + ", ".join(p.name for p in worker.result), timeout=5)
-        elif isinstance(worker.result, Morph):
+        elif worker.name == "morph":
             self._show_morph(worker.result)
         else:
             self._show_results(worker.result)
@@ -242,7 +244,7 @@ class GenerateScreen(DigitScreen):
             if text is None:
                 return
             if len(parts) != 2 or not all(len(p) == 1 and p.isdigit() for p in parts) or parts[0] == parts[1]:
-                self.notify("Give two different digits, like 3,8", severity="error")
+                self.report("Give two different digits, like 3,8")
                 return
             form, models = self._form(), self._models()
             if form is not None and models is not None:
@@ -253,7 +255,7 @@ class GenerateScreen(DigitScreen):
         self.app.push_screen(PromptScreen("Morph between two digits (generated, then interpolated in "
                                           "latent space)", "3,8"), chosen)
 
-    @work(thread=True, group="generate", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="generate", exclusive=True, exit_on_error=False, name="morph")
     def _morph(self, a: int, b: int, form: dict, models) -> Morph:
         from digittui.classify import classify
         from digittui.generate import GenerateConfig

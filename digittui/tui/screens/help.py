@@ -20,9 +20,11 @@ and **space**.
 ## Train (t)
 Pick the model (CNN classifier, VAE generator, or both), epochs, batch size, peak learning rate and
 device; empty fields use the model's defaults. **s** starts, **p** pauses and resumes, **x** stops
-after the current step. A checkpoint is saved after every epoch (to your digittui data folder); when training
-ends the app loads the new weights (the header then says *user-trained*). Quitting while training
-asks first and keeps the last completed epoch.
+after the current step. Every run is kept: its last epoch (to resume) and its best one. When a run
+ends, the app shows its best test metric beside the weights in use, and you choose; **w** lists the
+shipped weights and every kept run, to switch or delete. The header names the weights in use and
+their test metric, and a run's progress on every screen. Quitting while training asks first and
+keeps the last completed epoch.
 
 ## Classify (c)
 **Test set**: **←/→** browse, **PgUp/PgDn** jump 100, **Home/End**, **j** jump to an image number,
@@ -43,8 +45,8 @@ The VAE's latent space: test digits encoded and projected to 2-D, coloured and m
 of images decoded over a plane you move with the arrows; random samples; morphs between two digits.
 
 ## Data and weights
-MNIST is read from `$DIGITTUI_DATA` (the folder holding `MNIST/raw/`). Shipped weights are used until
-you train your own.
+MNIST is read from `$DIGITTUI_DATA` (the folder holding `MNIST/raw/`). The shipped weights are used
+until you choose others (**w** here, or `digittui checkpoint use` in a shell).
 """
 
 

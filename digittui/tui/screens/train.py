@@ -7,16 +7,21 @@ import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Input, Label, ProgressBar, Select, Static
 
-from digittui import paths
-from digittui.tui.jobs import TrainRequest, TrainRun
+from digittui import weights
+from digittui.tui.jobs import RunState, TrainRequest, TrainRun
 from digittui.tui.screens.base import DigitScreen
 from digittui.tui.widgets import DigitGrid, KeyButton, LivePlot
+from digittui.tui.widgets.fields import FieldError, NumberField
 
 MODELS = [("CNN", ("cnn",)), ("VAE", ("vae",)), ("CNN, then VAE", ("cnn", "vae"))]
 DEVICES = [("auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda"), ("MPS (Apple)", "mps")]
 VAE_METRICS = (("recon", "test_recon"), ("KL", "test_kl"), ("total", "test_loss"))
+MAX_EPOCHS = 1000
+MAX_BATCH = 60_000  # the whole training set
+MIN_LR, MAX_LR = 1e-6, 1.0
 
 
 def _duration(seconds: float) -> str:
@@ -33,6 +38,7 @@ class TrainScreen(DigitScreen):
         Binding("s", "start", "Start"),
         Binding("p", "pause", "Pause/resume"),
         Binding("x", "stop", "Stop"),
+        Binding("w", "app.weights", "Weights", tooltip="Choose the weights in use"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -42,20 +48,20 @@ class TrainScreen(DigitScreen):
                     yield Label("Model")
                     yield Select(MODELS, value=MODELS[0][1], allow_blank=False, compact=True, id="train-model")
                     yield Label("Epochs")
-                    yield Input(placeholder="default", type="integer", compact=True, id="train-epochs")
+                    yield NumberField("Epochs", 1, MAX_EPOCHS, id="train-epochs")
                     yield Label("Batch")
-                    yield Input(placeholder="default", type="integer", compact=True, id="train-batch")
+                    yield NumberField("Batch", 1, MAX_BATCH, id="train-batch")
                     yield Label("Peak LR")
-                    yield Input(placeholder="default", type="number", compact=True, id="train-lr")
+                    yield NumberField("Peak LR", MIN_LR, MAX_LR, integer=False, id="train-lr")
                     yield Label("Device")
                     yield Select(DEVICES, value="auto", allow_blank=False, compact=True, id="train-device")
                 with Horizontal(classes="buttons"):
                     yield KeyButton("Start", id="start", variant="success", compact=True)
                     yield KeyButton("Pause", id="pause", compact=True)
                     yield KeyButton("Stop", id="stop", variant="error", compact=True)
-                yield Static("Empty fields use the model's defaults (CNN 2 epochs, VAE 10). "
-                             f"Checkpoints go to {paths.user_checkpoint('cnn').parent}", id="train-output",
-                             classes="hint")
+                yield Static(Content(f"Empty fields use the model's defaults (CNN 2 epochs, VAE 10). Every run "
+                                     f"is kept in {weights.runs_dir()}; w chooses the weights in use."),
+                             id="train-output", classes="hint")
             with Vertical(id="train-view"):
                 yield Static("Not training. Pick options and press s to start.", id="train-status")
                 # A fixed total, not indeterminate: the indeterminate bar animates on a clock.
@@ -63,7 +69,7 @@ class TrainScreen(DigitScreen):
                 with Horizontal(id="train-plots"):
                     yield LivePlot("training loss", xlabel="step", id="loss-plot")
                     yield LivePlot("test metrics", xlabel="epoch", id="metric-plot")
-                yield DigitGrid(scale=2, id="train-recon")
+                yield DigitGrid(zoom=0.5, id="train-recon")
                 yield Static("", id="train-log")
 
     def on_mount(self) -> None:
@@ -87,29 +93,26 @@ class TrainScreen(DigitScreen):
         if action == "stop":
             return training
         if action == "pause":
-            return training and self.app.train_run.status in ("training", "paused")
+            return training and self.app.train_run.state in (RunState.TRAINING, RunState.PAUSED)
         return super().check_action(action, parameters)
 
     def button_actions(self) -> dict:
         return {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop}
 
     def _request(self) -> TrainRequest | None:
-        def number(widget_id: str, cast):
-            text = self.query_one(widget_id, Input).value.strip()
-            value = cast(text) if text else 0
-            if value < 0:
-                raise ValueError(f"{text} must not be negative")
-            return value
+        def number(selector: str) -> int | float:
+            return self.query_one(selector, NumberField).read() or 0  # 0: the kind's default
 
         try:
             return TrainRequest(
                 kinds=self.query_one("#train-model", Select).value,
-                epochs=number("#train-epochs", int),
-                batch_size=number("#train-batch", int),
-                lr=number("#train-lr", float),
+                epochs=number("#train-epochs"),
+                batch_size=number("#train-batch"),
+                lr=number("#train-lr"),
                 device=self.query_one("#train-device", Select).value,
             )
-        except ValueError as exc:
+        except FieldError as exc:
+            self.query_one("#train-status", Static).update(str(exc))
             self.notify(str(exc), title="Invalid option", severity="error")
             return None
 
@@ -122,7 +125,7 @@ class TrainScreen(DigitScreen):
 
     def action_pause(self) -> None:
         run = self.app.train_run
-        if run is not None and run.status == "paused":
+        if run is not None and run.state is RunState.PAUSED:
             self.app.resume_training()
         else:
             self.app.pause_training()
@@ -137,7 +140,7 @@ class TrainScreen(DigitScreen):
 
     def _update_buttons(self) -> None:
         run = self.app.train_run
-        self.query_one("#pause", KeyButton).label = "Resume" if run is not None and run.status == "paused" else "Pause"
+        self.query_one("#pause", KeyButton).label = "Resume" if run is not None and run.state is RunState.PAUSED else "Pause"
         for widget in self.query("#train-form Input, #train-form Select"):
             widget.disabled = self.app.training
         self.sync_buttons()
@@ -151,6 +154,8 @@ class TrainScreen(DigitScreen):
         progress = self.query_one("#train-progress", ProgressBar)
         if run.progress is not None:
             progress.update(total=run.progress.total_steps, progress=run.progress.step)
+        elif run.active:
+            progress.update(total=1, progress=0)  # loading: not the previous model's full bar
         if not self.is_current:
             return
         kind = run.kind
@@ -160,6 +165,8 @@ class TrainScreen(DigitScreen):
         metrics = self.query_one("#metric-plot", LivePlot)
         history = run.epoch_metrics[kind]
         epochs = [e for e, _ in history]
+        metrics.xlim = (1, max(epochs[-1] if epochs else 1, run.planned.get(kind, 1)))
+        metrics.ybounds = (0.0, 100.0) if kind == "cnn" else (0.0, float("inf"))
         if kind == "cnn":
             metrics.title = "test accuracy %"
             metrics.series = {"accuracy": (epochs, [100 * m["test_accuracy"] for _, m in history])}
@@ -169,21 +176,23 @@ class TrainScreen(DigitScreen):
         for plot in (loss, metrics):
             plot.redraw(force=True)
         recon = self.query_one("#train-recon", DigitGrid)
-        if run.samples is not None and kind == "vae":
+        recon.display = run.samples is not None and kind == "vae"  # never an earlier run's
+        if recon.display:
             originals, reconstructions = run.samples
             pairs = [np.concatenate(pair, axis=1) for pair in zip(originals, reconstructions)]
             recon.update(pairs, ["test | recon"] * len(pairs))
-            recon.display = True
 
     @staticmethod
     def _status(run: TrainRun) -> str:
-        kinds = " then ".join(k.upper() for k in run.request.kinds)
-        if run.status == "done":
-            results = [f"{kind.upper()} {f.status} at epoch {f.epoch}" for kind, f in run.finished.items()]
-            return "Finished: " + ("; ".join(results) or run.error or "stopped before training began")
+        if run.state is RunState.DONE:
+            results = "; ".join(f"{kind.upper()} {f.status} at epoch {f.epoch}" for kind, f in run.finished.items())
+            if run.error:  # the error first: it is what the user must act on
+                return f"Failed: {run.error}" + (f" ({results})" if results else "")
+            return "Finished: " + (results or "stopped before training began")
         p = run.progress
         if p is None:
-            return f"{kinds}: {run.status} (loading data and model)…"
-        state = {"paused": "PAUSED", "stopping": "stopping…"}.get(run.status, "")
+            doing = "stopping" if run.state is RunState.STOPPING else "loading data and model"
+            return f"{run.kind.upper()}: {doing}…"
+        state = {RunState.PAUSED: "PAUSED", RunState.STOPPING: "stopping…"}.get(run.state, "")
         return (f"{p.kind.upper()} epoch {p.epoch}/{p.epochs} · step {p.step:,}/{p.total_steps:,} · "
                 f"loss {p.loss:.4g} · {p.images_per_s:,.0f} img/s · ETA {_duration(p.eta_s)} {state}").rstrip()

@@ -28,6 +28,7 @@ class DrawCanvas(Widget, can_focus=True):
     """
 
     DEFAULT_CSS = "DrawCanvas { width: 58; height: 16; border: round $primary; }"
+    ALLOW_SELECT = False  # a drag draws; it must not also select the text of the panel beside
 
     BINDINGS = [
         Binding("up", "move(0, -1)", "Up", show=False),

@@ -11,6 +11,7 @@ from textual_plotext import PlotextPlot
 
 # Distinct markers keep series apart without colour (NO_COLOR, 16-colour terminals).
 MARKERS = ("braille", "dot", "+", "x")
+MAX_TICKS = 8
 
 
 def bucket_mean(xs: list[float], ys: list[float], buckets: int) -> tuple[list[float], list[float]]:
@@ -27,14 +28,38 @@ def bucket_mean(xs: list[float], ys: list[float], buckets: int) -> tuple[list[fl
     return bx, by
 
 
-class LivePlot(PlotextPlot):
-    """Named series of (x, y) points; `add` only records, `redraw` draws."""
+def y_range(ys: list[float], bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """The data's range with a little room, inside `bounds`. plotext alone spreads a single value
+    over +-50% of itself (one epoch at 98% read 49-148%)."""
+    lo, hi = min(ys), max(ys)
+    pad = max((hi - lo) * 0.05, abs(hi) * 0.005, 1e-3)
+    lo, hi = lo - pad, hi + pad
+    if bounds is not None:
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    return lo, hi
 
-    def __init__(self, title: str, xlabel: str = "", ylim: tuple[float, float] | None = None, **kwargs) -> None:
+
+def integer_ticks(first: int, last: int) -> list[int]:
+    """At most MAX_TICKS whole numbers from first to last, both included."""
+    step = max(1, -(-(last - first) // (MAX_TICKS - 1)))
+    ticks = list(range(first, last + 1, step))
+    return ticks if ticks[-1] == last else ticks + [last]
+
+
+class LivePlot(PlotextPlot):
+    """Named series of (x, y) points; `add` only records, `redraw` draws.
+
+    `ylim` fixes the y axis; otherwise it follows the data, kept inside `ybounds`. `xlim` (first, last)
+    makes the x axis whole numbers over that span (epochs), however few points there are yet."""
+
+    def __init__(self, title: str, xlabel: str = "", ylim: tuple[float, float] | None = None,
+                 ybounds: tuple[float, float] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
         self.xlabel = xlabel
         self.ylim = ylim
+        self.ybounds = ybounds
+        self.xlim: tuple[int, int] | None = None
         self.series: dict[str, tuple[list[float], list[float]]] = {}
         self._dirty = True
 
@@ -62,8 +87,15 @@ class LivePlot(PlotextPlot):
         plt.clear_figure()
         plt.title(self.title)
         plt.xlabel(self.xlabel)
+        all_y = [y for _, ys in self.series.values() for y in ys]
         if self.ylim:
             plt.ylim(*self.ylim)
+        elif all_y:
+            plt.ylim(*y_range(all_y, self.ybounds))
+        if self.xlim:
+            first, last = self.xlim
+            plt.xlim(first - 0.5, last + 0.5) if first == last else plt.xlim(first, last)
+            plt.xticks(integer_ticks(first, last))
         buckets = max(2 * self.size.width, 16)
         for i, (name, (xs, ys)) in enumerate(self.series.items()):
             if xs:
