@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -127,8 +128,8 @@ class WeightsScreen(ModalScreen[bool]):
         cursor = table.cursor_row
         table.clear()
         for c in rows:
-            table.add_row("*" if c.path.resolve() == in_use[c.kind] else "", c.kind.upper(), Content(c.label),
-                          Content(c.metric), "" if c.epoch is None else str(c.epoch))
+            table.add_row("*" if c.path.resolve() == in_use[c.kind] else "", c.kind.upper(), Text(c.label),
+                          Text(c.metric), "" if c.epoch is None else str(c.epoch))  # Text: no markup
         table.move_cursor(row=min(cursor, len(rows) - 1))
         self.query_one("#weights-status", Static).update(
             Content(f"* in use. Runs are kept in {weights.runs_dir()}"))
