@@ -347,3 +347,78 @@ def test_screens_keep_their_state(make_app):
             assert app.screen.query_one("#browser").current == 3
 
     run(scenario)
+
+
+def test_open_an_image_from_the_tree_or_a_completed_path(make_app, tmp_path, monkeypatch):
+    """The tree lists folders and images only; a typed path completes with → to an image."""
+    from PIL import Image
+
+    from digittui.tui.screens.open_image import complete_path
+
+    picture = np.full((60, 40), 255, np.uint8)
+    picture[10:50, 18:23] = 0
+    work = tmp_path / "work"
+    (work / "scans").mkdir(parents=True)
+    Image.fromarray(picture).save(work / "scans" / "one.png")
+    (work / "scans" / "notes.txt").write_text("not an image")
+    monkeypatch.chdir(work)
+    assert complete_path("sc") == "scans/" and complete_path("scans/o") == "scans/one.png"
+    assert complete_path("scans/n") is None  # not an image
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("o")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenImageScreen")
+            field = app.screen.query_one("#open-path")
+            for key in "sc":
+                await pilot.press(key)
+            await wait_for(pilot, lambda: field._suggestion == "scans/")
+            await pilot.press("right", "o")
+            await wait_for(pilot, lambda: field._suggestion == "scans/one.png")
+            await pilot.press("right", "enter")
+            await wait_for(pilot, lambda: "from scans/one.png" in str(app.screen.query_one("#draw-verdict").content))
+
+            await pilot.press("o")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "OpenImageScreen")
+            tree = app.screen.query_one("#open-tree")
+            await pilot.press("tab")
+            assert tree.has_focus
+            await wait_for(pilot, lambda: [n.label.plain for n in tree.root.children] == ["scans"])
+            await pilot.press("down", "enter")  # expand scans/
+            await wait_for(pilot, lambda: tree.root.children[0].children)
+            assert [n.label.plain for n in tree.root.children[0].children] == ["one.png"]  # no notes.txt
+            await pilot.press("down", "enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ClassifyScreen")
+            await wait_for(pilot, lambda: str(work / "scans" / "one.png") in
+                           str(app.screen.query_one("#draw-verdict").content))
+
+    run(scenario)
+
+
+def test_save_in_a_browser_also_downloads_the_files_there(make_app, monkeypatch):
+    """Under `digittui serve` the export folder is on the server: Save hands the PNG and the npz to
+    Textual's deliver_binary, which the browser downloads (recorded here: no browser in a test)."""
+    from digittui.tui.app import DigitApp
+
+    delivered = []
+    monkeypatch.setattr(DigitApp, "is_web", property(lambda self: True))
+    monkeypatch.setattr(DigitApp, "deliver_binary", lambda self, path, **kw: delivered.append(path))
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            screen = app.screen
+            screen.query_one("#gen-count", Input).value = "2"
+            screen.query_one("#gen-steps", Input).value = "3"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: screen.results)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: len(delivered) == 2)
+            assert sorted(p.suffix for p in delivered) == [".npz", ".png"] and all(p.is_file() for p in delivered)
+            assert "downloaded by your browser" in str(screen.query_one("#gen-status").content)
+
+    run(scenario)

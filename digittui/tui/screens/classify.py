@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from digittui.tui.jobs import user_message
 from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
+from digittui.tui.screens.open_image import OpenImageScreen
 from digittui.tui.widgets import DigitImage, DrawCanvas, ProbabilityBars
 
 PAGE = 100  # images skipped by page up / page down
@@ -354,8 +355,8 @@ class ClassifyScreen(DigitScreen):
                 self.action_tab("draw")
                 self._classify_drawing(None, path)
 
-        self.app.push_screen(PromptScreen("Open an image of a digit or a number (PNG, JPEG, …)",
-                                          "path/to/digits.png"), opened)
+        self.app.push_screen(OpenImageScreen("Open an image of a digit or a number (PNG, JPEG, …): type "
+                                             "its path, or pick it in the tree"), opened)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -11,6 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -199,8 +200,7 @@ class GenerateScreen(DigitScreen):
         elif event.state != WorkerState.SUCCESS:
             return
         elif worker.group == "save":
-            self.query_one("#gen-status", Static).update("Saved " + " and ".join(map(str, worker.result)))
-            self.notify("Saved " + ", ".join(p.name for p in worker.result), timeout=5)
+            self._saved(worker.result)
         elif worker.name == "morph":
             self._show_morph(worker.result)
         else:
@@ -237,6 +237,17 @@ class GenerateScreen(DigitScreen):
         png = export.save_generated_grid(export.output_path(None, stem, ".png"), results, arrays)
         npz = export.save_npz(export.output_path(None, stem, ".npz"), **arrays)
         return [png, npz]
+
+    def _saved(self, files: list) -> None:
+        """Say where the files went; in a browser (digittui serve) also download them there, since
+        the export folder is on the server."""
+        sent = ""
+        if self.app.is_web:
+            for path in files:
+                self.app.deliver_binary(path)
+            sent = " (also downloaded by your browser)"
+        self.query_one("#gen-status", Static).update(Content("Saved " + " and ".join(map(str, files)) + sent))
+        self.notify("Saved " + ", ".join(p.name for p in files) + sent, timeout=5)
 
     def action_morph(self) -> None:
         def chosen(text: str | None) -> None:

@@ -32,13 +32,15 @@ keeps the last completed epoch.
 prediction, `*` the true label.
 **Draw** (**d**): drag the mouse, or move with the arrows and press **space** to put the pen down or
 lift it; **[ ]** brush size, **Del** clears. The drawing is cropped, scaled and centred like MNIST
-before the CNN sees it. **o** opens an image file.
+before the CNN sees it. **o** opens an image file: type its path (**→** completes it) or pick it
+in the tree of folders and images.
 **Confusion** (**x**): true digits in rows, predictions in columns; **enter** on a cell lists its images.
 
 ## Generate (g)
 Type what to generate: a digit `7`, a number `2026`, a hybrid `3+8`, or `class:11`, an output unit
 of the CNN that no training example ever targeted. The VAE's latent space is searched for images the
-CNN reads as the target; the images sharpen live. **s** saves PNG and .npz to the export folder shown.
+CNN reads as the target; the images sharpen live. **s** saves PNG and .npz to the export folder shown
+(in a browser, through `digittui serve`, the browser downloads them too).
 
 ## Explore (e)
 The VAE's latent space: test digits encoded and projected to 2-D, coloured and marked by label; a grid
