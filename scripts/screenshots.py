@@ -1,5 +1,5 @@
 """Save one SVG screenshot per screen under docs/ for the README, with the weights and MNIST the
-app would use (DIGITTUI_DATA; your trained weights, else the shipped ones).
+app would use (DIGITTUI_DATA; the weights in use: the shipped ones until you choose others).
 
     DIGITTUI_DATA=/path/to/data python scripts/screenshots.py [--out docs] [--size 100x32] [--cnn F --vae F]
 """
@@ -68,8 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--size", default="100x32", help="terminal COLUMNSxROWS (default 100x32)")
-    parser.add_argument("--cnn", help="CNN checkpoint (default: yours, else the shipped one)")
-    parser.add_argument("--vae", help="VAE checkpoint (default: yours, else the shipped one)")
+    parser.add_argument("--cnn", help="CNN checkpoint (default: the weights in use)")
+    parser.add_argument("--vae", help="VAE checkpoint (default: the weights in use)")
     args = parser.parse_args()
     columns, rows = (int(v) for v in args.size.lower().split("x"))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -180,6 +180,7 @@ class GenerateScreen(DigitScreen):
             plot.add(f"{prefix}mean", step.step, float(confidence.mean()))
             plot.add(f"{prefix}min", step.step, float(confidence.min()))
         steps = [latest[i] for i in sorted(latest)]
+        plot.xlim = (0, max(1, max(s.step for s in steps)))  # steps are whole numbers
         images = [im for s in steps for im in s.images.numpy()]
         captions = [f"{c:.2f}" for s in steps for c in s.confidence.tolist()]
         self.query_one("#gen-grid", DigitGrid).update(images, captions)
