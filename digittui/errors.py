@@ -25,5 +25,17 @@ class ImageError(DigitError):
     """An image file that cannot be read or used."""
 
 
-class ExportError(DigitError):
-    """A result that cannot be written where it was asked to go."""
+class WriteError(DigitError):
+    """A file that cannot be written where it was asked to go: not a regular file, read-only, full."""
+
+
+class ExportError(WriteError):
+    """A result (PNG, GIF, npz) that cannot be made or written where it was asked to go."""
+
+
+class ConfigError(DigitError):
+    """A model configuration (from a file or an option) of the wrong type, out of range or too big."""
+
+
+class LimitError(DigitError):
+    """A request past what this machine can do: a count, size or value beyond its limit."""

@@ -15,14 +15,17 @@ npz layout (`save_npz`, and `generated_arrays` for generation results):
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from digittui import safeio
 from digittui.errors import ExportError
 
 _UNSAFE = re.compile(r"[^\w .+=-]+")  # keeps letters, digits, space, _ . + = -; separators become _
@@ -30,39 +33,78 @@ _UNSAFE = re.compile(r"[^\w .+=-]+")  # keeps letters, digits, space, _ . + = -;
 
 def safe_output_path(directory: str | os.PathLike, name: str, suffix: str,
                      overwrite: bool = False) -> Path:
-    """A path for a new file named after `name` inside `directory`, which is created if needed.
+    """A path for a new file named after `name` inside `directory` (created if needed), reserved.
 
     The name is reduced to one harmless file name (no separators, no `..`, no leading dot), so a
     name built from user text ("3+8", "../../etc/passwd") cannot leave the directory. An existing
-    file is kept: the name gets -1, -2, ... unless `overwrite`. ExportError if the directory cannot
-    be created or written.
+    file is kept: the name gets -1, -2, ... unless `overwrite`. The name is reserved at once by
+    creating it empty (O_EXCL), so that two runs choosing at the same moment get different names;
+    the writers below replace the reservation, and release_reservations() removes those never
+    written. ExportError if the directory cannot be created or written, or (with `overwrite`) the
+    path holds something other than a regular file.
     """
     directory = Path(directory).expanduser()
     suffix = suffix if suffix.startswith(".") else f".{suffix}"
     stem = name[:-len(suffix)] if name.lower().endswith(suffix.lower()) else name
     stem = _UNSAFE.sub("_", stem).strip(" ._")[:100] or "digittui"
     if directory.exists() and not directory.is_dir():
-        raise ExportError(f"cannot export to {directory}: it is a file, not a folder")
+        raise ExportError(f"cannot export to {directory}: it is {safeio.kind_of(directory.stat().st_mode)}, "
+                          "not a folder")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"cannot create the export folder {directory}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot create the export folder {directory}: {safeio.reason(exc)}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise ExportError(f"cannot write in {directory}: permission denied. "
+        cause = "the file system is read-only" if safeio.read_only_fs(directory) else "permission denied"
+        raise ExportError(f"cannot write in {directory}: {cause}. "
                           "Choose another folder (DIGITTUI_EXPORTS or the output option).")
-    path = directory / f"{stem}{suffix}"
-    n = 0
-    while path.exists() and not overwrite:
-        n += 1
-        path = directory / f"{stem}-{n}{suffix}"
-    return path
+    if overwrite:
+        return safeio.check_destination(directory / f"{stem}{suffix}", suffix[1:].upper(), error=ExportError)
+    for n in range(MAX_NUMBERED):
+        path = directory / (f"{stem}{suffix}" if n == 0 else f"{stem}-{n}{suffix}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ExportError(f"cannot create {path}: {safeio.reason(exc)}") from None
+        with _reservation_lock:
+            _reserved[path] = os.fstat(fd).st_ino
+        os.close(fd)
+        return path
+    raise ExportError(f"cannot export to {directory}: {stem}{suffix} and {MAX_NUMBERED - 1:,} numbered "
+                      "variants already exist. Choose another name or folder.")
+
+
+MAX_NUMBERED = 10_000  # name-1 ... name-9999: past that, a folder of leftovers, not a choice of names
+_reserved: dict[Path, int] = {}  # path -> inode of the empty file reserving it, until written
+_reservation_lock = threading.Lock()
+
+
+def release_reservations() -> None:
+    """Remove the names reserved by safe_output_path and never written (the work failed or was
+    interrupted), so that no empty file is left behind. A file written since, or replaced by someone
+    else, is kept."""
+    with _reservation_lock:
+        pending = list(_reserved.items())
+        _reserved.clear()
+    for path, inode in pending:
+        try:
+            st = os.lstat(path)
+            if st.st_ino == inode and st.st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+atexit.register(release_reservations)
 
 
 def output_path(value: str | os.PathLike | None, default_name: str, suffix: str,
                 overwrite: bool = False, out_dir: str | os.PathLike | None = None) -> Path:
     """Where a front end writes a result: a path the user gave (relative to the current folder, as
     any command-line path), else `default_name` in the export folder (paths.export_dir). Either way
-    through safe_output_path: one plain file name, no silent overwrite."""
+    through safe_output_path: one plain file name, reserved, no silent overwrite."""
     from digittui.paths import export_dir
 
     if value:
@@ -82,19 +124,12 @@ def _as_array(images) -> np.ndarray:
 
 
 def _write(path: Path, what: str, write) -> Path:
-    """Run `write(file)` on a temporary file beside `path`, then rename it over `path`: a failure
-    (disk full, permission denied) leaves no half-written file and any old one intact, and becomes
-    an ExportError."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ExportError(f"cannot write the {what} {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.is_file():
-            tmp.unlink()
+    """Write `path` atomically through `write(file object)` (safeio.atomic_write): a failure (disk
+    full, permission denied, a FIFO at the path) leaves no half-written file and any old one intact,
+    and becomes an ExportError. The name's reservation, if any, is replaced by the result."""
+    path = safeio.atomic_write(path, what, write, error=ExportError)
+    with _reservation_lock:
+        _reserved.pop(Path(path), None)
     return path
 
 
@@ -115,6 +150,28 @@ def mosaic(images, columns: int | None = None, gap: int = 2, strip: int = 0) -> 
 def _columns(n: int, h: int, w: int) -> int:
     """Columns for a roughly square grid of n cells of h x w."""
     return max(1, math.ceil(math.sqrt(n * h / w)))
+
+
+def mosaic_shape(n: int, h: int, w: int, columns: int | None = None, gap: int = 2, strip: int = 0) -> tuple[int, int]:
+    """(height, width) of mosaic() of n images of h x w, without building it."""
+    columns = columns or _columns(n, h, w)
+    rows = math.ceil(n / columns)
+    return rows * (h + strip + gap) - gap, columns * (w + gap) - gap
+
+
+GIF_SCALE = 4  # each pixel drawn as 4 x 4: a 28-pixel digit is 112 pixels tall
+
+
+def check_gif(frames: int, n: int, h: int, w: int, columns: int | None = None, scale: int = GIF_SCALE) -> None:
+    """LimitError unless a GIF of `frames` grids of n images of h x w fits the format (16-bit sides)
+    and the memory (Pillow holds every frame): checked before the work whose result it would show."""
+    from digittui import limits
+
+    height, width = mosaic_shape(n, h, w, columns)
+    limits.check_image_side(f"a GIF frame of {n:,} images", width * scale, height * scale, limits.GIF_SIDE,
+                            "Ask for fewer samples or specs, or leave out the GIF.")
+    limits.check_memory("the GIF", frames, width * height * scale * scale * 2, "frames",
+                        "Ask for fewer samples or steps, or leave out the GIF.")
 
 
 def save_png_grid(path: str | os.PathLike, images, titles: Sequence[str] | None = None,
@@ -155,7 +212,7 @@ def save_png_grid(path: str | os.PathLike, images, titles: Sequence[str] | None 
         size = min(9.0, max(4.0, fig.get_figwidth() * 72 * 0.95 / (0.6 * len(title))))
         fig.suptitle(title, color="white", fontsize=size, y=1 - 0.2 / fig.get_figheight(), va="center")
     try:
-        return _write(path, "PNG", lambda p: fig.savefig(p, format="png", dpi=200, facecolor="black"))
+        return _write(path, "PNG", lambda f: fig.savefig(f, format="png", dpi=200, facecolor="black"))
     finally:
         plt.close(fig)
 
@@ -182,12 +239,12 @@ def save_latent_map(path: str | os.PathLike, latent_map, grid, extent: float) ->
     right.set(xlabel="PC 1", ylabel="PC 2", title=f"decoded over the same plane ({n} x {n})")
     fig.tight_layout()
     try:
-        return _write(path, "PNG", lambda p: fig.savefig(p, format="png", dpi=110))
+        return _write(path, "PNG", lambda f: fig.savefig(f, format="png", dpi=110))
     finally:
         plt.close(fig)
 
 
-def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int = 4,
+def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int = GIF_SCALE,
              columns: int | None = None) -> Path:
     """An animated GIF, looping. frames: [T, H, W], or [T, N, H, W] drawn as a grid per frame.
     The last frame is held three times as long, so the result can be seen."""
@@ -195,14 +252,19 @@ def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int
 
     array = np.asarray(frames.detach().cpu() if hasattr(frames, "detach") else frames, dtype=np.float32)
     if array.ndim == 4:
+        check_gif(array.shape[0], array.shape[1], array.shape[2], array.shape[3], columns, scale)
         array = np.stack([mosaic(frame, columns) for frame in array])
     if array.ndim != 3 or len(array) == 0:
         raise ExportError(f"expected frames shaped [T, H, W] or [T, N, H, W], got {list(array.shape)}")
+    from digittui import limits
+
+    limits.check_image_side("a GIF frame", array.shape[2] * scale, array.shape[1] * scale, limits.GIF_SIDE,
+                            "Ask for fewer images.")
     pixels = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST)
               for f in pixels]
     durations = [duration_ms] * (len(images) - 1) + [duration_ms * 3]
-    return _write(path, "GIF", lambda p: images[0].save(p, format="GIF", save_all=True,
+    return _write(path, "GIF", lambda f: images[0].save(f, format="GIF", save_all=True,
                                                        append_images=images[1:], duration=durations,
                                                        loop=0))
 
@@ -233,11 +295,8 @@ def save_npz(path: str | os.PathLike, images, targets, **extra) -> Path:
         raise ExportError(f"targets {list(targets.shape)} do not match {len(array)} images")
     arrays = {k: np.asarray(v) for k, v in extra.items()}
 
-    def write(p: Path) -> None:
-        with open(p, "wb") as f:  # a file object: np.savez would otherwise append ".npz" to the name
-            np.savez_compressed(f, images=array, targets=targets, **arrays)
-
-    return _write(path, "npz file", write)
+    # A file object: given a name, np.savez would append ".npz" to it.
+    return _write(path, "npz file", lambda f: np.savez_compressed(f, images=array, targets=targets, **arrays))
 
 
 def pad_width(parts: Sequence, width: int) -> np.ndarray:

@@ -127,3 +127,59 @@ def test_write_failure_becomes_export_error(tmp_path, images):
     with pytest.raises(ExportError, match="cannot write"):
         save_npz(target, images, [0] * 6)
     assert target.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+
+
+def test_names_are_reserved_so_concurrent_runs_never_share_one(tmp_path):
+    """Two runs choosing a name at the same moment: each gets its own (the first made it exist)."""
+    import threading
+
+    chosen, barrier = [], threading.Barrier(8)
+
+    def choose():
+        barrier.wait()
+        chosen.append(safe_output_path(tmp_path, "same", ".png"))
+
+    threads = [threading.Thread(target=choose) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(chosen)) == 8 and all(p.exists() for p in chosen)
+
+
+def test_reservations_never_written_are_released_and_written_ones_kept(tmp_path, images):
+    from digittui.export import release_reservations
+
+    written = safe_output_path(tmp_path, "kept", ".npz")
+    save_npz(written, images, [0] * 6)
+    abandoned = safe_output_path(tmp_path, "abandoned", ".png")
+    taken_over = safe_output_path(tmp_path, "taken", ".png")
+    taken_over.write_bytes(b"someone else's")
+    release_reservations()
+    assert written.stat().st_size > 0 and not abandoned.exists() and taken_over.read_bytes() == b"someone else's"
+
+
+def test_overwrite_never_replaces_a_special_file(tmp_path, images):
+    os.mkfifo(tmp_path / "grid.png")
+    with pytest.raises(ExportError, match="FIFO"):
+        safe_output_path(tmp_path, "grid", ".png", overwrite=True)
+    assert safe_output_path(tmp_path, "grid", ".png").name == "grid-1.png"  # kept, and avoided
+
+
+def test_stale_export_temporaries_are_removed(tmp_path, images):
+    stale = tmp_path / ".out.npz.tmp-999999999"
+    stale.write_bytes(b"torn")
+    save_npz(tmp_path / "out.npz", images, [0] * 6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]
+
+
+def test_a_gif_too_large_for_the_format_is_refused_before_drawing(tmp_path):
+    from digittui.errors import LimitError
+    from digittui.export import check_gif
+
+    with pytest.raises(LimitError, match="at most 65,535 a side"):
+        check_gif(3, 1000, 28, 28, columns=1)  # 1,000 rows of 120 pixels
+    check_gif(3, 1000, 28, 28)  # a square grid of the same samples fits
+    with pytest.raises(LimitError, match="at most 65,535 a side"):
+        save_gif(tmp_path / "tall.gif", np.zeros((2, 1000, 28, 28)), columns=1)
+    assert list(tmp_path.iterdir()) == []
