@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import stat
 import struct
 import zlib
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from digittui import safeio
 from digittui.errors import DataError
 from digittui.paths import DATA_ENV
 
@@ -55,33 +58,75 @@ def _missing_message(raw: Path, train: bool, cause: str, remedy: str) -> str:
     )
 
 
-def read_idx(path: Path) -> torch.Tensor:
+# Bounds from the format: MNIST's files hold 60,000 (training) or 10,000 (test) items of 28x28 bytes.
+# A file promising more is refused from its header, before anything is read or inflated.
+MAX_ITEMS = 100_000
+MAX_DIMENSIONS = 3  # labels [N], images [N, 28, 28]
+MAX_IDX_BYTES = MAX_ITEMS * 28 * 28
+
+
+def read_idx(path: Path, max_bytes: int = MAX_IDX_BYTES) -> torch.Tensor:
     """One IDX file, plain or gzipped, as a uint8 tensor. The format (MNIST's): two zero bytes, the
     type 0x08 (unsigned bytes), the number of dimensions, each size as a big-endian uint32, the data.
-    Raises DataError for anything else."""
-    try:
-        data = path.read_bytes()
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:  # unreadable, a folder, a broken .gz
-        raise DataError(f"cannot read {path}: {exc}") from None
-    ndim = data[3] if len(data) >= 4 else 0
-    header = 4 + 4 * ndim
-    if data[:3] != b"\0\0\x08" or ndim == 0 or len(data) < header:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (its header is {data[:4]!r})")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    if len(data) - header != math.prod(shape):
-        raise DataError(f"{path} is truncated: its header promises {math.prod(shape):,} bytes of "
-                        f"{list(shape)}, it holds {len(data) - header:,}")
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).reshape(shape)
+    Only a regular file is opened (a FIFO would hang, /dev/zero never end), and no more than its
+    header promises, at most `max_bytes`, is read or inflated. Raises DataError for anything else."""
+    with safeio.open_regular(path, "MNIST file", DataError) as raw:
+        try:
+            stream = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+            return _read_idx_stream(path, stream, max_bytes)
+        except (OSError, EOFError, zlib.error) as exc:  # unreadable, a broken .gz
+            raise DataError(f"cannot read {path}: {safeio.reason(exc) if isinstance(exc, OSError) and exc.errno else exc}") from None
+
+
+def _read_idx_stream(path: Path, stream, max_bytes: int) -> torch.Tensor:
+    magic = stream.read(4)
+    ndim = magic[3] if len(magic) == 4 else 0
+    if magic[:3] != b"\0\0\x08" or ndim == 0:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (its header is {magic!r})")
+    if ndim > MAX_DIMENSIONS:
+        raise DataError(f"{path} claims {ndim} dimensions; MNIST's IDX files have 1 (labels) or 3 (images)")
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise DataError(f"{path} is truncated inside its header")
+    shape = struct.unpack(f">{ndim}I", sizes)
+    size = math.prod(shape)
+    if size > max_bytes:
+        raise DataError(f"{path} claims {list(shape)} = {size:,} bytes, more than MNIST holds "
+                        f"(at most {max_bytes:,}): not an MNIST file")
+    data = stream.read(size + 1)  # one byte more than promised tells a longer file
+    if len(data) != size:
+        raise DataError(f"{path} is {'truncated' if len(data) < size else 'longer than its header says'}: "
+                        f"its header promises {size:,} bytes of {list(shape)}, "
+                        f"it holds {'more' if len(data) > size else f'{len(data):,}'}")
+    if size == 0:  # frombuffer refuses an empty buffer; load_mnist says what an empty split means
+        return torch.zeros(shape, dtype=torch.uint8)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).reshape(shape)
 
 
 def _find(raw: Path, name: str) -> Path | None:
-    """The file `name` in raw/, or its .gz (what MNIST's mirrors serve); the plain one first."""
+    """The file `name` in raw/, or its .gz (what MNIST's mirrors serve); the plain one first.
+    Whatever is there counts, a folder or a FIFO included: read_idx then says what it is."""
     for candidate in (raw / name, raw / f"{name}.gz"):
-        if candidate.exists():
+        if os.path.lexists(candidate):
             return candidate
     return None
+
+
+def _check_folder(root: Path, raw: Path) -> None:
+    """DataError if the data folder is a file or cannot be searched (permissions)."""
+    for folder in (root, raw):
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise DataError(f"cannot read the data folder {folder}: {safeio.reason(exc)}. "
+                            "Point --data-dir at a readable folder holding MNIST/raw/.") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise DataError(f"data directory {folder} is {safeio.kind_of(st.st_mode)}, not a folder")
+        if not os.access(folder, os.R_OK | os.X_OK):
+            raise DataError(f"cannot read the data folder {folder}: permission denied. "
+                            "Point --data-dir at a readable folder holding MNIST/raw/.")
 
 
 def load_mnist(root: Path, train: bool = True, device: torch.device | str = "cpu",
@@ -89,8 +134,7 @@ def load_mnist(root: Path, train: bool = True, device: torch.device | str = "cpu
     """Load one MNIST split from `root` (the folder that holds MNIST/raw/) onto `device`."""
     root = Path(root)
     raw = root / "MNIST" / "raw"
-    if root.exists() and not root.is_dir():
-        raise DataError(f"data directory {root} is a file, not a folder")
+    _check_folder(root, raw)
     names = FILES[train]
     paths = [_find(raw, name) for name in names]
     if None in paths:
@@ -114,6 +158,8 @@ def load_mnist(root: Path, train: bool = True, device: torch.device | str = "cpu
         raise DataError(f"MNIST images in {raw} have shape {tuple(images.shape)}, expected [N, 28, 28]")
     if labels.dim() != 1:
         raise DataError(f"MNIST labels in {raw} have shape {tuple(labels.shape)}, expected [N]")
+    if labels.shape[0] == 0:
+        raise DataError(f"MNIST in {raw} holds no images: its files are empty of data")
     if labels.shape[0] != images.shape[0]:
         raise DataError(
             f"MNIST in {raw}: {images.shape[0]} images but {labels.shape[0]} labels (truncated file?)"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digittui import safeio
 from digittui.errors import ImageError
 
 MAX_PIXELS = 40_000_000  # refuse bigger images instead of decoding hundreds of MB
@@ -33,23 +34,24 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: the file is empty")
-    try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"{path}: {img.width}x{img.height} is too large "
-                                 f"(limit {MAX_PIXELS:,} pixels); scale it down first")
-            img.load()
-            array = _to_gray(img)
-    except ImageError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{path}: not an image this program can read ({exc.__class__.__name__})") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{path}: cannot decode the image ({exc})") from None
+    with safeio.open_regular(path, "image", ImageError) as f:  # a folder or a FIFO: said so, no hang
+        if os.fstat(f.fileno()).st_size == 0:
+            raise ImageError(f"{path}: the file is empty")
+        try:
+            with Image.open(f) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise ImageError(f"{path}: {img.width}x{img.height} is too large "
+                                     f"(limit {MAX_PIXELS:,} pixels); scale it down first")
+                img.load()
+                array = _to_gray(img)
+        except ImageError:
+            raise
+        except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            raise ImageError(f"{path}: not an image this program can read ({exc.__class__.__name__})") from None
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ImageError(f"{path}: cannot decode the image ({exc})") from None
+    if not np.isfinite(array).all():
+        raise ImageError(f"{path}: some of its pixel values are NaN or infinite")
     border = np.concatenate([array[0], array[-1], array[:, 0], array[:, -1]])
     if np.median(border) > 0.5:
         array = 1.0 - array
@@ -62,6 +64,8 @@ def _to_gray(img) -> np.ndarray:
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(a).all():
+            return a  # refused by load_image, which names the file
         lo, hi = float(a.min()), float(a.max())
         return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
     if img.mode == "P":
@@ -180,6 +184,6 @@ def load_digit(path: str | os.PathLike) -> np.ndarray:
     try:
         return to_mnist(clean(load_image(path)))
     except ImageError as exc:
-        if str(exc).startswith(str(path)):
+        if str(path) in str(exc):
             raise
         raise ImageError(f"{path}: {exc}") from None

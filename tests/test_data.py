@@ -1,5 +1,9 @@
 """Unit tests of MNIST loading, batching and augmentation on tiny synthetic IDX files."""
 
+import gzip
+import os
+import struct
+
 import pytest
 import torch
 
@@ -106,3 +110,77 @@ def test_augment_keeps_shape_and_depends_only_on_seed():
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.equal(a, x)
     assert a.sum(dim=(1, 2, 3)).sub(x.sum(dim=(1, 2, 3))).abs().max() < 0.35 * x[0].sum()
+
+
+# Hostile files: read only what the format allows, never hang ------------------------------------
+
+def _raw(root):
+    return root / "MNIST" / "raw"
+
+
+def _replace(root, name, make):
+    target = _raw(root) / name
+    target.unlink()
+    make(target)
+    return target
+
+
+@pytest.mark.parametrize("make, said", [
+    (os.mkfifo, "FIFO"),  # opened without waiting for a writer: no hang
+    (lambda p: p.symlink_to("/dev/zero"), "character device"),  # never read
+    (lambda p: p.mkdir(), "folder"),
+])
+def test_special_files_are_refused_for_what_they_are(tiny_mnist, make, said):
+    _replace(tiny_mnist, "train-images-idx3-ubyte", make)
+    with pytest.raises(DataError, match=f"it is a {said}"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_a_gz_inflating_past_its_header_is_cut_off(tiny_mnist, monkeypatch):
+    """A small .gz that inflates far beyond what its header promises is not inflated past it."""
+    header = struct.pack(">HBB3I", 0, 8, 3, 16, 28, 28)
+    target = _raw(tiny_mnist) / "train-images-idx3-ubyte"
+    target.unlink()
+    bomb = gzip.compress(header + bytes(16 * 784) + bytes(50_000_000), compresslevel=9)  # ~50 kB
+    (target.parent / "train-images-idx3-ubyte.gz").write_bytes(bomb)
+    inflated = []
+    real_read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: inflated.append(n) or real_read(self, n))
+    with pytest.raises(DataError, match="longer than its header says"):
+        load_mnist(tiny_mnist, download=False)
+    assert -1 not in inflated and sum(inflated) <= 16 * 784 + 100
+
+
+@pytest.mark.parametrize("shape, said", [
+    ((200_000, 28, 28), r"more than MNIST holds"),  # refused from the header, nothing read
+    ((0, 28, 28), "holds no images"),
+])
+def test_sizes_outside_mnist_are_refused(tiny_mnist, shape, said):
+    target = _raw(tiny_mnist) / "train-images-idx3-ubyte"
+    target.write_bytes(struct.pack(">HBB3I", 0, 8, 3, *shape))
+    if shape[0] == 0:
+        (_raw(tiny_mnist) / "train-labels-idx1-ubyte").write_bytes(struct.pack(">HBBI", 0, 8, 1, 0))
+    with pytest.raises(DataError, match=said):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_a_255_dimension_header_is_refused_briefly(tiny_mnist):
+    target = _raw(tiny_mnist) / "train-images-idx3-ubyte"
+    target.write_bytes(bytes([0, 0, 8, 255]) + struct.pack(">255I", *([60000] * 255)))
+    with pytest.raises(DataError, match="255 dimensions") as info:
+        load_mnist(tiny_mnist, download=False)
+    assert len(str(info.value)) < 400  # not the 600-digit product of its sizes
+
+
+def test_an_unreadable_data_folder_is_named(tiny_mnist, monkeypatch):
+    """As root, permissions cannot be taken away: os.stat fails as it does for another user."""
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path) == str(_raw(tiny_mnist)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(DataError, match="cannot read the data folder .*permission denied"):
+        load_mnist(tiny_mnist, download=True)  # refused before any download is tried
