@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from digittui.errors import DeviceError
 
 CHOICES = ("auto", "cuda", "mps", "cpu")
+_NAME = re.compile(r"(?P<base>[a-z]+)(?::(?P<index>\d+))?")
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,12 @@ def resolve(name: str = "auto", *, required: bool = False) -> DeviceChoice:
     import torch
 
     name = (name or "auto").lower()
-    base = name.split(":")[0]
-    if base not in CHOICES:
-        raise DeviceError(f"unknown device {name!r}: choose one of {', '.join(CHOICES)} (or cuda:N)")
+    match = _NAME.fullmatch(name)
+    if match is None or match["base"] not in CHOICES:
+        raise DeviceError(f"unknown device {name[:40]!r}: choose one of {', '.join(CHOICES)} (or cuda:N)")
+    base, index = match["base"], match["index"]
+    if index is not None and (len(index) > 3 or base == "auto" or base != "cuda" and int(index) != 0):
+        raise DeviceError(f"unknown device {name!r}: only CUDA devices are numbered (cuda:0, cuda:1, ...)")
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if base == "auto":
@@ -35,6 +40,10 @@ def resolve(name: str = "auto", *, required: bool = False) -> DeviceChoice:
         if mps:
             return DeviceChoice(torch.device("mps"), None)
         return DeviceChoice(torch.device("cpu"), None)
+    if base == "cuda" and cuda and index is not None and int(index) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise DeviceError(f"device {name!r} does not exist: this machine has {count} CUDA device"
+                          f"{'' if count == 1 else 's'} (cuda:0{f' to cuda:{count - 1}' if count > 1 else ''})")
     if base == "cuda" and not cuda or base == "mps" and not mps:
         msg = f"device {name!r} is not available on this machine"
         if required:
