@@ -43,21 +43,10 @@ def safe_output_path(directory: str | os.PathLike, name: str, suffix: str,
     written. ExportError if the directory cannot be created or written, or (with `overwrite`) the
     path holds something other than a regular file.
     """
-    directory = Path(directory).expanduser()
+    directory = export_folder(directory)
     suffix = suffix if suffix.startswith(".") else f".{suffix}"
     stem = name[:-len(suffix)] if name.lower().endswith(suffix.lower()) else name
     stem = _UNSAFE.sub("_", stem).strip(" ._")[:100] or "digittui"
-    if directory.exists() and not directory.is_dir():
-        raise ExportError(f"cannot export to {directory}: it is {safeio.kind_of(directory.stat().st_mode)}, "
-                          "not a folder")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"cannot create the export folder {directory}: {safeio.reason(exc)}") from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        cause = "the file system is read-only" if safeio.read_only_fs(directory) else "permission denied"
-        raise ExportError(f"cannot write in {directory}: {cause}. "
-                          "Choose another folder (DIGITTUI_EXPORTS or the output option).")
     if overwrite:
         return safeio.check_destination(directory / f"{stem}{suffix}", suffix[1:].upper(), error=ExportError)
     for n in range(MAX_NUMBERED):
@@ -74,6 +63,24 @@ def safe_output_path(directory: str | os.PathLike, name: str, suffix: str,
         return path
     raise ExportError(f"cannot export to {directory}: {stem}{suffix} and {MAX_NUMBERED - 1:,} numbered "
                       "variants already exist. Choose another name or folder.")
+
+
+def export_folder(directory: str | os.PathLike) -> Path:
+    """`directory`, created if needed, once it is known to be a folder we can write in: ExportError
+    otherwise (a file or FIFO in its place, no permission, a read-only file system)."""
+    directory = Path(directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(f"cannot export to {directory}: it is {safeio.kind_of(directory.stat().st_mode)}, "
+                          "not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the export folder {directory}: {safeio.reason(exc)}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        cause = "the file system is read-only" if safeio.read_only_fs(directory) else "permission denied"
+        raise ExportError(f"cannot write in {directory}: {cause}. "
+                          "Choose another folder (DIGITTUI_EXPORTS or the output option).")
+    return directory
 
 
 MAX_NUMBERED = 10_000  # name-1 ... name-9999: past that, a folder of leftovers, not a choice of names

@@ -1,10 +1,12 @@
 """Nothing lost, nothing crashes: killed, interrupted and failing runs keep the last good checkpoint."""
 
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import pytest
 import torch
@@ -87,16 +89,14 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(mnist_4k, tmp_path)
 
 
 KILL_DURING_SECOND_SAVE = """
-import os, signal, sys, torch
-real_save, calls = torch.save, []
-def save_then_die(obj, f, *args, **kwargs):
+import os, signal, sys
+real_fsync, calls = os.fsync, []
+def fsync_then_die(fd):
     calls.append(1)
-    if len(calls) == 2:  # the second epoch's checkpoint: write part of it, then die like SIGKILL
-        f.write(b"PK\\x03\\x04 half a checkpoint")
-        f.flush()
+    if len(calls) == 2:  # the second epoch's checkpoint, all written but not yet renamed: die like SIGKILL
         os.kill(os.getpid(), signal.SIGKILL)
-    return real_save(obj, f, *args, **kwargs)
-torch.save = save_then_die
+    return real_fsync(fd)
+os.fsync = fsync_then_die
 from digittui.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -168,3 +168,87 @@ def test_bad_data_files_give_a_remedy(tiny_mnist, damage):
         target.write_bytes(b"")
     with pytest.raises(DataError, match="--data-dir|Delete"):
         load_mnist(tiny_mnist, download=False)
+
+
+TERM_DURING_SECOND_SAVE = """
+import os, signal, sys, torch
+real_save, calls = torch.save, []
+def save_under_signal(obj, f, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:  # the second epoch's checkpoint: SIGTERM arrives while it is being written
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real_save(obj, f, *args, **kwargs)
+torch.save = save_under_signal
+from digittui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_during_a_save_lets_it_finish_then_stops(mnist_4k, tmp_path):
+    """SIGTERM behaves like Ctrl+C, and one arriving mid-save waits for the save: epoch 2 is kept."""
+    out = tmp_path / "cnn.pt"
+    proc = _start([*TRAIN_ARGS, "--epochs", "5", "--output", str(out)], mnist_4k, script=TERM_DURING_SECOND_SAVE)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "holds the last completed epoch" in err
+    assert checkpoints.load(out).epoch == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == ["cnn.pt"]
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGHUP,), (signal.SIGINT, signal.SIGINT)],
+                         ids=["sighup", "two-quick-sigints"])
+def test_hangup_and_a_double_ctrl_c_stop_like_one_ctrl_c(mnist_4k, tmp_path, signals):
+    """A closed terminal (SIGHUP) stops training as Ctrl+C does; a second Ctrl+C 5 ms after the first
+    finds the program already stopping instead of raising inside its clean-up."""
+    out = tmp_path / "cnn.pt"
+    proc = _start([*TRAIN_ARGS, "--epochs", "50", "--output", str(out)], mnist_4k)
+    _wait_for_epoch(out, 1, proc)
+    for signum in signals:
+        proc.send_signal(signum)
+        time.sleep(0.005)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signals[0], err
+    assert "Traceback" not in err and "Exception ignored" not in err and "last completed epoch" in err
+    assert checkpoints.load(out).epoch >= 1
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def _read_pty(fd: int, until: Callable[[bytes], bool], timeout: float) -> bytes:
+    """What the app writes to its terminal, until `until(output)`, end of output, or the timeout."""
+    output, deadline = b"", time.monotonic() + timeout
+    while not until(output) and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the app closed its terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    return output
+
+
+def test_the_tui_ends_on_sigterm_and_restores_the_terminal(tmp_path):
+    """Killed with SIGTERM, the app leaves the alternate screen and turns mouse reporting off."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the app in a terminal of its own
+        os.environ.update(DIGITTUI_HOME=str(tmp_path / "home"), TERM="xterm-256color")
+        os.execv(sys.executable, [sys.executable, "-m", "digittui"])
+    try:
+        output = _read_pty(fd, lambda out: b"digittui" in out, 120)  # the first frame's header
+        assert b"digittui" in output
+        os.kill(pid, signal.SIGTERM)
+        output += _read_pty(fd, lambda out: False, 60)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGTERM
+    assert output.rfind(b"\x1b[?1049l") > output.rfind(b"\x1b[?1049h") >= 0  # alternate screen left
+    assert output.rfind(b"\x1b[?1000l") > output.rfind(b"\x1b[?1000h") >= 0  # mouse reporting off

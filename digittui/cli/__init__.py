@@ -43,21 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from digittui.cli import guard
+
     if args.command is None:
-        from digittui.tui.app import run_app
+        return guard.run(lambda: open_tui(args))
+    return guard.run(lambda: args.run(args))
 
-        return run_app(cnn=args.app_cnn, vae=args.app_vae, data_dir=args.app_data_dir, device=args.app_device)
+
+def open_tui(args: argparse.Namespace) -> int:
+    """The terminal UI, if there is a terminal to draw it on and read keys from."""
+    import os
+
     from digittui.errors import DigitError
-    from digittui.cli.common import err_console
 
-    try:
-        return int(args.run(args) or 0)
-    except DigitError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        return 1
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    served = bool(os.environ.get("TEXTUAL_DRIVER"))  # textual-serve: a browser is the terminal
+    if not served and not sys.stdin.isatty():
+        raise DigitError("the terminal UI needs a terminal, and stdin is not one: run `digittui` in a "
+                         "terminal, a command such as `digittui generate 7` in scripts (digittui --help), "
+                         "or `digittui serve` for a browser")
+    if not served and os.environ.get("TERM") == "dumb":
+        raise DigitError("TERM=dumb: this terminal cannot draw the UI; use a command (digittui --help), "
+                         "or `digittui serve` for a browser")
+    from digittui.tui.app import run_app
+
+    return run_app(cnn=args.app_cnn, vae=args.app_vae, data_dir=args.app_data_dir, device=args.app_device)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from digittui.cli.common import console, print_json
+from rich.markup import escape
+
+from digittui.cli.common import console, print_json, say
 
 
 def add_parser(sub) -> None:
@@ -54,11 +56,11 @@ def run_info(args: argparse.Namespace) -> int:
         if args.json:
             print_json(summary)
         else:
-            console.print(f"[bold]{path}[/] ({source}): {ckpt.kind.upper()}, epoch {ckpt.epoch}, "
+            console.print(f"[bold]{escape(str(path))}[/] ({source}): {ckpt.kind.upper()}, epoch {ckpt.epoch}, "
                           f"{summary['parameters']:,} parameters, "
                           f"{'resumable' if summary['resumable'] else 'weights only'}")
-            console.print(f"  metrics {json.dumps(ckpt.metrics)}", highlight=False)
-            console.print(f"  config  {json.dumps(summary['config'])}", highlight=False)
+            say(f"  metrics {json.dumps(ckpt.metrics)}")
+            say(f"  config  {json.dumps(summary['config'])}")
     return 0
 
 
@@ -66,7 +68,7 @@ def run_strip(args: argparse.Namespace) -> int:
     from digittui import checkpoints
 
     out = checkpoints.strip(Path(args.src), Path(args.dst))
-    console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    say(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

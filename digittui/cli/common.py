@@ -8,11 +8,22 @@ import math
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 # Piped or logged output (scripts over SSH) keeps each message on one line, so that grep finds whole
 # paths; rich would otherwise wrap it at 80 columns. A terminal gets rich's wrapping at its width.
 console = Console(soft_wrap=not sys.stdout.isatty())
 err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+
+
+def notice(message: str) -> None:
+    """A notice on stderr; `message` is user text (paths, specs): never read as markup."""
+    err_console.print(f"[yellow]notice:[/] {escape(message)}", highlight=False)
+
+
+def say(message: str, *, stderr: bool = False) -> None:
+    """One plain line: what it holds (paths, specs) is printed as it is, never read as markup."""
+    (err_console if stderr else console).print(message, markup=False, highlight=False)
 
 
 def positive_int(text: str) -> int:
@@ -25,6 +36,29 @@ def positive_int(text: str) -> int:
     if value > 10_000_000:
         raise argparse.ArgumentTypeError(f"{value} is unreasonably large")
     return value
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number every generator accepts (digittui.limits.MAX_SEED)."""
+    from digittui.errors import LimitError
+    from digittui.limits import check_seed
+
+    try:
+        return check_seed(int(text), "")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+    except LimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+
+
+def at_most(most: float, why: str):
+    """An option type: a positive finite number no larger than `most` (`why` says where that comes from)."""
+    def parse(text: str) -> float:
+        value = positive_float(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text} is more than {most:g} ({why})")
+        return value
+    return parse
 
 
 def _finite_float(text: str) -> float:
@@ -79,7 +113,7 @@ def load_models(args: argparse.Namespace, *kinds: str):
 
     choice = devices.resolve(args.device, required=args.require_device)
     if choice.notice:
-        err_console.print(f"[yellow]notice:[/] {choice.notice}")
+        notice(choice.notice)
     return choice.device, [checkpoints.load_default(kind, getattr(args, kind), choice.device) for kind in kinds]
 
 

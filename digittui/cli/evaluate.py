@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_data_dir, add_device, console, load_models, positive_int, \
-    print_json
+from digittui.cli.common import add_checkpoints, add_data_dir, add_device, load_models, positive_int, \
+    print_json, say
 
 
 IW_SAMPLES_MAX = 10_000  # papers report K = 5,000
@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    console.print(f"CNN  test accuracy {c['test_accuracy']:.2%} ({cnn_source}: {cnn.path})", highlight=False)
-    console.print(f"     calibration error (ECE) {k['ece']:.2%} at temperature {calibration.temperature:g} "
-                  f"({k['ece_uncalibrated']:.2%} at 1; fitted on {calibration.fitted_on}); said "
-                  f"'not sure' of {k['not_sure']:.2%} and 'not a digit' of {k['not_a_digit']:.2%} of the "
-                  "test digits", highlight=False)
-    console.print(f"VAE  negative ELBO {v['test_loss']:.2f} nats/image = recon {v['test_recon']:.2f} "
-                  f"+ KL {v['test_kl']:.2f} ({vae_source}: {vae.path})", highlight=False)
+    say(f"CNN  test accuracy {c['test_accuracy']:.2%} ({cnn_source}: {cnn.path})")
+    say(f"     calibration error (ECE) {k['ece']:.2%} at temperature {calibration.temperature:g} "
+        f"({k['ece_uncalibrated']:.2%} at 1; fitted on {calibration.fitted_on}); said "
+        f"'not sure' of {k['not_sure']:.2%} and 'not a digit' of {k['not_a_digit']:.2%} of the "
+        "test digits")
+    say(f"VAE  negative ELBO {v['test_loss']:.2f} nats/image = recon {v['test_recon']:.2f} "
+        f"+ KL {v['test_kl']:.2f} ({vae_source}: {vae.path})")
     if args.iw:
-        console.print(f"VAE  importance-weighted bound, K={args.iw:,}: {result['vae_test_iw_loss']:.2f} "
-                      "nats/image (>= -log p(x))", highlight=False)
+        say(f"VAE  importance-weighted bound, K={args.iw:,}: {result['vae_test_iw_loss']:.2f} "
+            "nats/image (>= -log p(x))")
     return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_data_dir, add_device, console, load_models, \
-    positive_float, positive_int
+from digittui.cli.common import add_checkpoints, add_data_dir, add_device, at_most, load_models, \
+    positive_int, say, seed
+
+MAX_EXTENT = 1000.0  # map units: the VAE's N(0, I) codes lie within about 4 of the centre
 
 
 def _add_output(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -28,7 +30,7 @@ def add_parser(sub) -> None:
                             description="Decode random draws from the VAE's prior; each is captioned with "
                                         "the digit the CNN sees and its probability.")
     s.add_argument("--count", "-n", type=positive_int, default=64, help="samples (default: 64)")
-    s.add_argument("--seed", type=int, default=0, help="same seed, same samples (default: 0)")
+    s.add_argument("--seed", type=seed, default=0, help="same seed, same samples (default: 0)")
     _add_output(s, "sample")
     s.set_defaults(run=run_sample)
 
@@ -38,7 +40,7 @@ def add_parser(sub) -> None:
     m.add_argument("a", metavar="A", help="start: a digit, hybrid or class spec (7, 3+8, class:11)")
     m.add_argument("b", metavar="B", help="end: the same kinds of spec")
     m.add_argument("--frames", type=positive_int, default=12, help="images along the path, ends included (default: 12)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the two end points (default: 0)")
+    m.add_argument("--seed", type=seed, default=0, help="seed of the two end points (default: 0)")
     m.add_argument("--linear", action="store_true",
                    help="straight line instead of spherical interpolation (default: spherical)")
     m.add_argument("--gif", metavar="FILE", help="also write an animated GIF of the morph (default: none)")
@@ -51,8 +53,9 @@ def add_parser(sub) -> None:
                                          "coloured by digit, and decode a grid over the same two axes.")
     lm.add_argument("--points", type=positive_int, default=2000, help="test digits to encode (default: 2000)")
     lm.add_argument("--grid", type=positive_int, default=15, help="decoded images per side (default: 15)")
-    lm.add_argument("--extent", type=positive_float, default=None,
-                    help="half-width of the plane, in map units (default: covers 98%% of the points)")
+    lm.add_argument("--extent", type=at_most(MAX_EXTENT, "the latent codes lie within a few units of the centre"),
+                    default=None, help="half-width of the plane, in map units, at most "
+                                       f"{MAX_EXTENT:g} (default: covers 98%% of the points)")
     add_data_dir(lm)
     _add_output(lm, "latent-map")
     lm.set_defaults(run=run_latent_map)
@@ -64,15 +67,17 @@ def _load(args: argparse.Namespace, *kinds: str):
 
 
 def _wrote(path) -> int:
-    console.print(f"wrote {path}", highlight=False)
+    say(f"wrote {path}")
     return 0
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from digittui import export
+    from digittui import export, limits
     from digittui.classify import classify
     from digittui.latent import sample_prior
 
+    limits.check_memory("--count", args.count, limits.DECODE_IMAGE + limits.PNG_IMAGE, "samples",
+                        "Ask for fewer, and run again with another --seed for more")
     path = export.output_path(args.output, "sample", ".png", args.overwrite, args.out_dir)
     cnn, vae = _load(args, "cnn", "vae")
     _, images = sample_prior(vae, args.count, args.seed)
@@ -84,9 +89,12 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_morph(args: argparse.Namespace) -> int:
-    from digittui import export
+    from digittui import export, limits
     from digittui.errors import SpecError
     from digittui.spec import parse
+
+    limits.check_memory("--frames", args.frames, limits.DECODE_IMAGE + limits.PNG_IMAGE
+                        + (28 * 28 * export.GIF_SCALE ** 2 * 2 if args.gif else 0), "frames")
 
     requests = [parse(args.a), parse(args.b)]  # syntax errors before any loading
     for r in requests:
@@ -112,9 +120,12 @@ def run_morph(args: argparse.Namespace) -> int:
 
 
 def run_latent_map(args: argparse.Namespace) -> int:
-    from digittui import export, paths
+    from digittui import export, limits, paths
     from digittui.data import load_mnist
     from digittui.latent import encode_map, plane_grid
+
+    limits.check_memory("--grid", args.grid ** 2, limits.DECODE_IMAGE + 2 * 28 * 28 * 4,
+                        f"decoded images ({args.grid:,} x {args.grid:,})")
 
     path = export.output_path(args.output, "latent-map", ".png", args.overwrite, args.out_dir)
     (vae,) = _load(args, "vae")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from digittui.cli.common import add_checkpoints, add_device, console, err_console, load_models, \
-    non_negative_float, positive_float, positive_int, print_json
+    non_negative_float, notice, positive_float, positive_int, print_json, say, seed
 
 SPEC_HELP = ("what to draw: a digit (7), a number (2026), a hybrid of two digits (3+8), or one of the "
              "CNN's never-trained output units (class:11). 10-15 alone are ambiguous: write number:11 "
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
     p.add_argument("--count", "-n", type=positive_int, default=d.count,
                    help=f"samples per spec (default: {d.count})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"same seed, same images (default: {d.seed})")
+    p.add_argument("--seed", type=seed, default=d.seed, help=f"same seed, same images (default: {d.seed})")
     p.add_argument("--steps", type=positive_int, default=d.steps,
                    help=f"most optimization steps; confident samples stop earlier (default: {d.steps})")
     p.add_argument("--lr", type=positive_float, default=d.lr, help=f"Adam step size (default: {d.lr})")
@@ -58,17 +58,20 @@ def run(args: argparse.Namespace) -> int:
     from digittui import export
 
     requests = parse_many(",".join(args.specs))  # a typo fails here, before seconds of loading
+    _check_size(args, requests)  # and so does a request too big for the memory or a GIF
     # So does a bad output folder: the file names are settled before the work.
     stem = "generate-" + "_".join(r.text for r in requests)
     outputs = {kind: export.output_path(value, stem, suffix, args.overwrite)
                for kind, value, suffix in (("png", args.output, ".png"), ("npz", args.npz, ".npz"),
                                            ("gif", args.gif, ".gif")) if value}
+    if args.images:
+        export.export_folder(args.images)
     if args.stop_confidence >= 1:
-        err_console.print("[yellow]notice:[/] --stop-confidence >= 1 is never reached: every sample "
-                          "runs all steps")
+        notice("--stop-confidence >= 1 is never reached: every sample runs all steps")
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from digittui.generate import GenerateConfig, generate_many, verdict
 
@@ -103,26 +106,50 @@ def run(args: argparse.Namespace) -> int:
         for column in ("request", "samples", "confidence mean", "min", "the CNN's verdict"):
             table.add_column(column, justify="right" if column in ("samples", "confidence mean", "min") else "left")
         for r in results:
-            table.add_row(r.request.label, str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
+            table.add_row(Text(r.request.label), str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
                           f"{float(r.confidence.min()):.3f}", verdict(r))
         console.print(table)
 
     arrays = export.generated_arrays(results) if outputs or args.images else {}
+    columns = _columns(config.count, len(requests), arrays["images"].shape[-1]) if outputs else None
     if "png" in outputs:
-        columns = config.count if config.count <= 32 else None  # one row per spec when it fits
         export.save_generated_grid(outputs["png"], results, arrays, columns=columns)
     if "npz" in outputs:
         export.save_npz(outputs["npz"], **arrays)
     if "gif" in outputs:
         width = arrays["images"].shape[-1]
         frames = export.pad_width([r.trajectory for r in results], width)  # [T, N, 28, width]
-        export.save_gif(outputs["gif"], frames, columns=config.count if config.count <= 32 else None)
+        export.save_gif(outputs["gif"], frames, columns=columns)
     for path in outputs.values():
-        (err_console if args.json else console).print(f"wrote {path}", highlight=False)
+        say(f"wrote {path}", stderr=args.json)
     if args.images:
         names = [f"{r.request.text}-{i + 1}" for r in results for i in range(len(r.images))]
         trimmed = [a[:, :w] for a, w in zip(arrays["images"], arrays["widths"])]  # no right padding
         written = export.save_images(args.images, trimmed, names, args.overwrite)
-        (err_console if args.json else console).print(f"wrote {len(written)} images to {args.images}",
-                                                      highlight=False)
+        say(f"wrote {len(written)} images to {args.images}", stderr=args.json)
     return 0
+
+
+def _columns(count: int, specs: int, width: int) -> int | None:
+    """One row per spec when rows are short and the grid still fits a GIF; else a square-ish grid."""
+    from digittui import export, limits
+
+    height = export.mosaic_shape(count * specs, 28, width, count)[0]
+    return count if count <= 32 and height * export.GIF_SCALE <= limits.GIF_SIDE else None
+
+
+def _check_size(args: argparse.Namespace, requests) -> None:
+    """LimitError, before anything is loaded, for a request that would not fit in the memory (every
+    sample's optimization and snapshots, plus its PNG cell) or whose GIF would not fit the format."""
+    from digittui import export, limits
+    from digittui.genconfig import GenerateConfig
+
+    snapshots = args.steps // GenerateConfig().report_every + 2
+    positions = sum(r.positions for r in requests)
+    each = limits.GENERATE_SAMPLE + snapshots * 28 * 28 * 4 + (limits.PNG_IMAGE if args.output else 0)
+    limits.check_memory("--count", args.count * positions, each, "samples (counting each digit of a number)",
+                        "Run several smaller batches with different --seed values")
+    if args.gif:
+        width = 28 * max(r.positions for r in requests)
+        export.check_gif(snapshots, args.count * len(requests), 28, width,
+                         _columns(args.count, len(requests), width))

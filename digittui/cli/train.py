@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich.markup import escape
+
 from digittui.cli.common import add_data_dir, add_device, console, err_console, non_negative_float, \
-    positive_float, positive_int
+    notice, positive_float, positive_int, say, seed
 
 
 def add_parser(sub) -> None:
@@ -43,7 +45,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", type=_model_field,
                    help="override a model size field, repeatable: cnn conv1, conv2, conv3, hidden, dropout; "
                         "vae latent_dim, channels, hidden (default: the sizes in models/cnn.py, models/vae.py)")
-    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same run (default: 1)")
+    p.add_argument("--seed", type=seed, default=1, help="random seed: the same seed gives the same run (default: 1)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (default: off; compiling delays the first step, and "
                         "benchmarks/RESULTS.md found it no faster on a GPU than the CUDA graph step)")
@@ -70,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    from digittui import device as devices, events, paths, train as training
+    from digittui import checkpoints, device as devices, events, limits, paths, train as training
     from digittui.cli.common import print_json
+    from digittui.cli.guard import exit_status
 
     wrong = sorted(set(dict(args.model)) & (_VAE_ONLY if args.kind == "cnn" else _CNN_ONLY))
     if wrong:
@@ -82,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"[bold red]error:[/] --{', --'.join(cnn_only)}: options of the CNN only")
         return 2
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
+    limits.check_memory("--batch-size", args.batch_size or 0, limits.TRAIN_IMAGE, "images a step",
+                        "A smaller batch trains as well with a smaller --lr")
     config = training.TrainConfig(
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
         weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
@@ -90,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     run_folder = None if args.output else _run_folder(args.kind, args.resume)
     output = Path(args.output) if args.output else run_folder.last
     best = run_folder.best if run_folder else None
+    # Sizes out of range, or a place the epochs cannot go, are refused before the first one.
+    checkpoints.check_output(output, args.kind, dict(args.model), ema=bool(args.ema))
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
 
@@ -101,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     def on_event(event) -> None:
         if isinstance(event, events.Started):
             if event.notice:
-                err_console.print(f"[yellow]notice:[/] {event.notice}")
+                notice(event.notice)
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            bar.console.print(f"training {event.kind} on {event.device}: {event.plan}{resumed}")
+            bar.console.print(f"training {event.kind} on {event.device}: {event.plan}{resumed}", markup=False,
+                              highlight=False)
             bar.update(task, total=event.epochs * event.steps_per_epoch,
                        completed=event.start_epoch * event.steps_per_epoch, stats="")
         elif isinstance(event, events.Progress):
@@ -118,25 +126,25 @@ def run(args: argparse.Namespace) -> int:
             else:
                 kept = " (best so far)" if event.best else ""
                 bar.console.print(f"epoch {event.epoch}/{event.epochs}: {_format_metrics(event.metrics)}"
-                                  f"  [dim]saved {event.checkpoint}{kept}[/]")
+                                  f"  [dim]saved {escape(str(event.checkpoint))}{kept}[/]")
 
     try:
         with bar:
             result = training.train(config, data_dir, output, resume=args.resume,
                                     on_event=on_event, control=control, best=best)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Ctrl+C mid-epoch: the checkpoint on disk is the last completed epoch's, intact.
-        err_console.print(f"interrupted: {output} holds the last completed epoch" if output.is_file()
-                          else "interrupted before the first epoch completed: nothing saved")
-        return 130
+        say(f"interrupted: {output} holds the last completed epoch" if output.is_file()
+            else "interrupted before the first epoch completed: nothing saved", stderr=True)
+        return exit_status(exc)
     finally:
         if run_folder is not None:
             run_folder.discard_if_empty()
     if result.status is events.Outcome.DIVERGED:
-        err_console.print(f"[bold red]training diverged:[/] {result.message}")
+        err_console.print(f"[bold red]training diverged:[/] {escape(result.message)}", highlight=False)
         return 1
     if result.status is events.Outcome.COMPLETED and not args.json:
-        console.print(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
+        say(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
     new_weights = best if best is not None and best.is_file() else (output if output.is_file() else None)
     if new_weights is not None:
         _offer(args.kind, new_weights, run_folder, args.use)

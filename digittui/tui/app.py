@@ -8,7 +8,9 @@ frame is drawn while a worker imports it.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -84,10 +86,20 @@ class DigitApp(App[int]):
         # After the first frame: importing torch in a thread still holds the GIL for long stretches.
         self.call_after_refresh(self.load_models)
         self.set_interval(DRAIN_INTERVAL, self._drain_training)
+        if not self.is_headless:
+            self._exit_on_signals()
         if not self.is_headless and _has_terminal():
             # A terminal that hangs up (SSH dropped, tmux pane killed) does not always send us SIGHUP:
             # under `make run` only make's shell gets it, and the app would spin on the dead tty.
             self.set_interval(HANGUP_CHECK_INTERVAL, self._exit_if_terminal_gone)
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM, SIGHUP and a SIGINT sent from outside (in the app, Ctrl+C is a key) end the app as
+        quitting does, without asking: training stops after its current step with the last completed
+        epoch kept, and the terminal is restored on the way out."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            loop.add_signal_handler(signum, self.exit, 128 + signum)
 
     def _exit_if_terminal_gone(self) -> None:
         if not _has_terminal():
@@ -114,7 +126,7 @@ class DigitApp(App[int]):
             self.models_status = f"{self.models.weights()} · {self.models.device_name}"
             self.update_header()
             for kind, error in self.models.errors.items():
-                self.notify(error, title=f"No {kind.upper()}", severity="warning", timeout=8)
+                self.notify(error, title=f"No {kind.upper()}", severity="warning", timeout=8, markup=False)
             self.models_changed.publish(self.models)
             if self.test_set is None and self.test_set_error is None:
                 self.load_test_set()
@@ -125,7 +137,7 @@ class DigitApp(App[int]):
         elif worker.group == "models" and state == WorkerState.ERROR:
             self.models_status = "models failed to load"
             self.update_header()
-            self.notify(jobs.user_message(worker.error), title="Models", severity="error", timeout=10)
+            self.notify(jobs.user_message(worker.error), title="Models", severity="error", timeout=10, markup=False)
         elif worker.group == "train" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._training_ended(worker)
 
@@ -148,7 +160,7 @@ class DigitApp(App[int]):
         try:
             runs = {kind: weights.new_run(kind) for kind in request.kinds}
         except (CheckpointError, OSError) as exc:
-            self.notify(f"Cannot keep a new run: {exc}", title="Training", severity="error", timeout=10)
+            self.notify(f"Cannot keep a new run: {exc}", title="Training", severity="error", timeout=10, markup=False)
             return
         self.train_run = jobs.TrainRun(request, runs)
         self._train(self.train_run)
@@ -194,7 +206,7 @@ class DigitApp(App[int]):
             run.apply(run.events.popleft())
         run.ended(jobs.user_message(worker.error) if worker.state == WorkerState.ERROR else None)
         if run.error:
-            self.notify(run.error, title="Training failed", severity="error", timeout=10)
+            self.notify(run.error, title="Training failed", severity="error", timeout=10, markup=False)
         self._publish_run()
         if self._quit_after_training:
             self.exit(0)

@@ -221,13 +221,13 @@ class ClassifyScreen(DigitScreen):
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="classify-tabs"):
             with TabPane("Test set", id="browse"):
-                yield Static("Loading the test set…", id="browse-message", classes="message")
+                yield Static("Loading the test set…", id="browse-message", classes="message", markup=False)
                 yield TestSetBrowser(id="browser")
             with TabPane("Draw", id="draw"):
                 with Horizontal():
                     yield DrawCanvas(id="canvas")
                     with Vertical(id="draw-right"):
-                        yield Static(DRAW_HINT, id="draw-verdict")
+                        yield Static(DRAW_HINT, id="draw-verdict", markup=False)  # shows file paths
                         yield ProbabilityBars(id="draw-bars")
                         yield Static("[ ] brush size · Del clear · o open an image file", classes="hint")
             with TabPane("Confusion", id="confusion"):
@@ -368,4 +368,4 @@ class ClassifyScreen(DigitScreen):
             message = user_message(worker.error)
             line = "#draw-verdict" if worker.group == "drawing" else "#browse-message"
             self.query_one(line, Static).update(message)  # stays after the toast is gone
-            self.notify(message, title="Classify", severity="error", timeout=8)
+            self.notify(message, title="Classify", severity="error", timeout=8, markup=False)

@@ -60,7 +60,7 @@ class ExploreScreen(DigitScreen):
         with Horizontal(id="explore-body"):
             yield PlotextPlot(id="latent-map")
             with Vertical(id="explore-right"):
-                yield Static("Waiting for the VAE and the test set…", id="explore-status")
+                yield Static("Waiting for the VAE and the test set…", id="explore-status", markup=False)
                 yield DigitGrid(zoom=0.5, id="explore-grid")
 
     def on_mount(self) -> None:
@@ -213,7 +213,7 @@ class ExploreScreen(DigitScreen):
             return
         if event.state == WorkerState.ERROR:
             self.query_one("#explore-status", Static).update(user_message(worker.error))
-            self.notify(user_message(worker.error), title="Explore", severity="error", timeout=8)
+            self.notify(user_message(worker.error), title="Explore", severity="error", timeout=8, markup=False)
         elif event.state == WorkerState.SUCCESS and worker.group == "encode":
             self.map = worker.result
             self._draw_map()

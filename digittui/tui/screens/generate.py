@@ -81,9 +81,9 @@ class GenerateScreen(DigitScreen):
                 yield Static("What: a digit 7, a number 2026, a hybrid 3+8 or class:11, an output unit no "
                              "training example targeted. Several: 3, 8.\nPrior: higher keeps samples "
                              f"nearer typical digits.\nSaves to {paths.export_dir()}",
-                             classes="hint", id="gen-hint")
+                             classes="hint", id="gen-hint", markup=False)  # a path: user text
             with Vertical(id="gen-view"):
-                yield Static("Press r (or enter in a field) to generate.", id="gen-status")
+                yield Static("Press r (or enter in a field) to generate.", id="gen-status", markup=False)
                 yield LivePlot("confidence", xlabel="step", ylim=(0.0, 1.0), id="gen-plot")
                 with VerticalScroll(id="gen-results"):
                     yield DigitGrid(zoom=None, id="gen-grid")
@@ -126,7 +126,7 @@ class GenerateScreen(DigitScreen):
     def report(self, message: str, severity: str = "error") -> None:
         """A problem in the status line, where it stays, and as a toast."""
         self.query_one("#gen-status", Static).update(message)
-        self.notify(message, title="Generate", severity=severity, timeout=8)
+        self.notify(message, title="Generate", severity=severity, timeout=8, markup=False)
 
     def _models(self):
         models = self.app.models
@@ -248,7 +248,7 @@ class GenerateScreen(DigitScreen):
                 self.app.deliver_binary(path)
             sent = " (also downloaded by your browser)"
         self.query_one("#gen-status", Static).update(Content("Saved " + " and ".join(map(str, files)) + sent))
-        self.notify("Saved " + ", ".join(p.name for p in files) + sent, timeout=5)
+        self.notify("Saved " + ", ".join(p.name for p in files) + sent, timeout=5, markup=False)
 
     def action_morph(self) -> None:
         def chosen(text: str | None) -> None:

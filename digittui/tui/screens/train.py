@@ -63,14 +63,14 @@ class TrainScreen(DigitScreen):
                                      f"is kept in {weights.runs_dir()}; w chooses the weights in use."),
                              id="train-output", classes="hint")
             with Vertical(id="train-view"):
-                yield Static("Not training. Pick options and press s to start.", id="train-status")
+                yield Static("Not training. Pick options and press s to start.", id="train-status", markup=False)
                 # A fixed total, not indeterminate: the indeterminate bar animates on a clock.
                 yield ProgressBar(total=1, show_eta=False, id="train-progress")
                 with Horizontal(id="train-plots"):
                     yield LivePlot("training loss", xlabel="step", id="loss-plot")
                     yield LivePlot("test metrics", xlabel="epoch", id="metric-plot")
                 yield DigitGrid(zoom=0.5, id="train-recon")
-                yield Static("", id="train-log")
+                yield Static("", id="train-log", markup=False)  # paths and errors: user text
 
     def on_mount(self) -> None:
         self.app.prepare_training()  # the first visit: the user is likely to train soon
@@ -113,7 +113,7 @@ class TrainScreen(DigitScreen):
             )
         except FieldError as exc:
             self.query_one("#train-status", Static).update(str(exc))
-            self.notify(str(exc), title="Invalid option", severity="error")
+            self.notify(str(exc), title="Invalid option", severity="error", markup=False)
             return None
 
     def action_start(self) -> None:

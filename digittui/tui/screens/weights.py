@@ -146,13 +146,13 @@ class WeightsScreen(ModalScreen[bool]):
         if c is None:
             return
         if c.error:
-            self.notify(c.error, title="Cannot use these weights", severity="error", timeout=8)
+            self.notify(c.error, title="Cannot use these weights", severity="error", timeout=8, markup=False)
             return
         weights.choose(c.kind, None if c.label == weights.SHIPPED else c.path)
         self.app.explicit[c.kind] = None  # the choice wins over a --cnn/--vae given at launch
         self.changed = True
         self._show(self.rows)
-        self.notify(f"{c.kind.upper()} in use: {c.metric} ({c.label})", timeout=4)
+        self.notify(f"{c.kind.upper()} in use: {c.metric} ({c.label})", timeout=4, markup=False)
 
     def action_delete(self) -> None:
         c = self._selected()
@@ -167,7 +167,7 @@ class WeightsScreen(ModalScreen[bool]):
             try:
                 weights.delete_run(run)
             except CheckpointError as exc:
-                self.notify(str(exc), severity="error", timeout=8)
+                self.notify(str(exc), severity="error", timeout=8, markup=False)
                 return
             self._show([row for row in self.rows if row.path.parent != run.folder])
 
