@@ -184,6 +184,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # trains MNIST subsets in subprocesses
 def test_sigterm_during_a_save_lets_it_finish_then_stops(mnist_4k, tmp_path):
     """SIGTERM behaves like Ctrl+C, and one arriving mid-save waits for the save: epoch 2 is kept."""
     out = tmp_path / "cnn.pt"
@@ -195,6 +196,7 @@ def test_sigterm_during_a_save_lets_it_finish_then_stops(mnist_4k, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "data") == ["cnn.pt"]
 
 
+@pytest.mark.slow  # trains MNIST subsets in subprocesses
 @pytest.mark.parametrize("signals", [(signal.SIGHUP,), (signal.SIGINT, signal.SIGINT)],
                          ids=["sighup", "two-quick-sigints"])
 def test_hangup_and_a_double_ctrl_c_stop_like_one_ctrl_c(mnist_4k, tmp_path, signals):
