@@ -37,5 +37,9 @@ class ConfigError(DigitError):
     """A model configuration (from a file or an option) of the wrong type, out of range or too big."""
 
 
+class HomeError(DigitError):
+    """No home folder to keep per-user files in (HOME unset, and no passwd entry for this user)."""
+
+
 class LimitError(DigitError):
     """A request past what this machine can do: a count, size or value beyond its limit."""

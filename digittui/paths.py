@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import platformdirs
+
+from digittui.errors import ExportError, HomeError
 
 APP = "digittui"
 DATA_ENV = "DIGITTUI_DATA"
@@ -23,7 +26,7 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         return Path(explicit).expanduser()
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
-    return platformdirs.user_cache_path(APP, appauthor=False) / "data"
+    return _per_user(platformdirs.user_cache_path, f"--data-dir or {DATA_ENV}") / "data"
 
 
 def user_dir() -> Path:
@@ -32,7 +35,21 @@ def user_dir() -> Path:
     ~/Library/Application Support/digittui on macOS)."""
     if os.environ.get(HOME_ENV):
         return Path(os.environ[HOME_ENV]).expanduser()
-    return platformdirs.user_data_path(APP, appauthor=False)
+    return _per_user(platformdirs.user_data_path, HOME_ENV)
+
+
+def _per_user(where: Callable[..., Path], override: str) -> Path:
+    """The platform's per-user folder from platformdirs' `where`, or HomeError when there is no home
+    folder: HOME unset and no passwd entry for this user (a bare container, a uid from a volume)."""
+    try:
+        path = where(APP, appauthor=False)
+    except RuntimeError:  # platformdirs: "could not determine the home directory"
+        path = None
+    if path is None or not path.is_absolute():
+        user = getattr(os, "getuid", lambda: "?")()
+        raise HomeError(f"no home folder for per-user files: HOME is not set and user id {user} has no "
+                        f"entry in the password database. Set HOME, or {override}")
+    return path
 
 
 def user_checkpoint(kind: str) -> Path:
@@ -60,4 +77,7 @@ def export_dir(explicit: str | os.PathLike | None = None) -> Path:
         return Path(explicit).expanduser()
     if os.environ.get(EXPORT_ENV):
         return Path(os.environ[EXPORT_ENV]).expanduser()
-    return Path.cwd() / "digittui-exports"
+    try:
+        return Path.cwd() / "digittui-exports"
+    except FileNotFoundError:  # the current folder was deleted under us
+        raise ExportError(f"the current folder no longer exists: give --out-dir or {EXPORT_ENV}") from None

@@ -83,9 +83,9 @@ def check_destination(path: str | os.PathLike, what: str, *, need_bytes: int = 0
     if not os.access(folder, os.W_OK | os.X_OK):
         cause = "the file system is read-only" if read_only_fs(folder) else "permission denied"
         raise error(f"cannot write the {what} to {path}: {cause} in {folder}")
-    if need_bytes:
+    if need_bytes:  # the new file is written beside the old one: the old one's room does not count
         vfs = os.statvfs(folder)
-        free = vfs.f_bavail * vfs.f_frsize + (st.st_size if st is not None else 0)
+        free = vfs.f_bavail * vfs.f_frsize
         if free < need_bytes:
             raise error(f"cannot write the {what} to {path}: {_megabytes(free)} free in {folder}, "
                              f"it needs about {_megabytes(need_bytes)}")

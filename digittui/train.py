@@ -25,11 +25,12 @@ import torch.nn.functional as F
 from digittui import calibration, checkpoints, distort, outliers, weights
 from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.device import describe, resolve
-from digittui.errors import CheckpointError, DataError, DeviceError
+from digittui.errors import CheckpointError, DataError, DeviceError, HomeError, LimitError, WriteError
 from digittui.evaluate import cnn_metrics, cnn_predictions, vae_metrics
 from digittui.events import EpochEnd, Event, Finished, Outcome, Progress, Started, TrainControl
 from digittui.graphstep import GraphedStep
-from digittui.models import CNN, VAE, CNNConfig, VAEConfig, vae_loss
+from digittui.models import CNN, VAE, vae_loss
+from digittui.models.sizes import checked_config
 
 KINDS = ("cnn", "vae")
 
@@ -77,9 +78,8 @@ DEFAULTS = {"cnn": (2, 128, 4e-3), "vae": (10, 128, 2e-3)}
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
-    if config.kind == "cnn":
-        return CNN(CNNConfig(**config.model))
-    return VAE(VAEConfig(**config.model))
+    """A fresh model of the kind and sizes asked for; ConfigError for sizes out of range."""
+    return (CNN if config.kind == "cnn" else VAE)(checked_config(config.kind, dict(config.model)))
 
 
 def _cnn_step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -226,6 +226,8 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
     if config.kind not in KINDS:
         raise ValueError(f"unknown model kind {config.kind!r}")
     control = control or TrainControl()
+    # A place the epochs cannot go (or sizes out of range) is refused before the first one is computed.
+    checkpoints.check_output(output, config.kind, config.model, ema=bool(config.ema))
     t0 = time.perf_counter()
     choice = resolve(config.device)
     device = choice.device
@@ -239,9 +241,12 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
         bank = outliers.letters(device) if config.outliers else None
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
+        if config.batch_size > len(train_set):
+            raise LimitError(f"a batch of {config.batch_size:,} images is more than the training set holds "
+                             f"({len(train_set):,}): choose a --batch-size of at most {len(train_set):,}")
         steps_per_epoch = batches_per_epoch(len(train_set), config.batch_size)
         opt = _build_optimization(config, device, model, averaged, resume_state,
-                                  steps_per_epoch * config.epochs)
+                                  steps_per_epoch * config.epochs, output)
         yield Started(config.kind, describe(device), choice.notice, config.epochs, start_epoch, steps_per_epoch)
         pace = _Pace(start_epoch * steps_per_epoch, steps_per_epoch * config.epochs, control.clock)
         for epoch in range(start_epoch, config.epochs):
@@ -296,19 +301,18 @@ def _restore(config: TrainConfig, output: Path, resume: bool):
             raise CheckpointError(
                 f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
                 f"this run asks for {getattr(config, key)!r}. Use the same options, or drop --resume.")
-    if ckpt.resume is None:
-        raise CheckpointError(f"cannot resume from {output}: it holds weights only (stripped). "
-                              "Drop --resume to train afresh.")
-    if "live_model" not in ckpt.resume:
-        return ckpt.epoch, ckpt.model, None, ckpt.resume
-    model = build_model(config)  # saved with EMA: ckpt.model is the average
-    model.load_state_dict(ckpt.resume["live_model"])
-    return ckpt.epoch, model, ckpt.model, ckpt.resume
+    live = ckpt.resume is not None and "live_model" in ckpt.resume  # saved with EMA: ckpt.model is the average
+    model = build_model(config) if live else ckpt.model
+    resume_state = checkpoints.check_resume(ckpt, model)  # stripped, or not fitting the model: refused
+    if not live:
+        return ckpt.epoch, model, None, resume_state
+    model.load_state_dict(resume_state["live_model"])
+    return ckpt.epoch, model, ckpt.model, resume_state
 
 
 def _build_optimization(config: TrainConfig, device: torch.device, model: torch.nn.Module,
                         averaged: torch.nn.Module | None, resume_state: dict | None,
-                        total_steps: int) -> _Optimization:
+                        total_steps: int, output: Path) -> _Optimization:
     model.to(device).train()
     if config.ema and averaged is None:
         averaged = copy.deepcopy(model)
@@ -323,11 +327,25 @@ def _build_optimization(config: TrainConfig, device: torch.device, model: torch.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config.lr, total_steps=scheduled, pct_start=max(0.25, 2 / scheduled))
     if resume_state is not None:
-        optimizer.load_state_dict(resume_state["optimizer"])
-        scheduler.load_state_dict(resume_state["scheduler"])
+        _load_resume_state(optimizer, scheduler, resume_state, output)
     update_average = _average_updater(averaged, model, config.ema) if averaged is not None else None
     return _Optimization(model, averaged, optimizer, scheduler,
                          _forward_backward(config, device, model, optimizer), update_average)
+
+
+def _load_resume_state(optimizer: torch.optim.Optimizer, scheduler, resume_state: dict, output: Path) -> None:
+    """The optimizer's and schedule's state from the checkpoint (checkpoints.check_resume has checked
+    its shapes); CheckpointError for what only loading it shows, such as a schedule of another length."""
+    scheduled = scheduler.total_steps
+    try:
+        optimizer.load_state_dict(resume_state["optimizer"])
+        scheduler.load_state_dict(resume_state["scheduler"])
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"cannot resume from {output}: its optimizer state does not fit this run "
+                              f"({type(exc).__name__}: {str(exc)[:120]}). Drop --resume to train afresh.") from None
+    if scheduler.total_steps != scheduled:
+        raise CheckpointError(f"cannot resume from {output}: its schedule has {scheduler.total_steps!r:.20} steps, "
+                              f"this run {scheduled:,}. Use the same options, or drop --resume.")
 
 
 def _forward_backward(config: TrainConfig, device: torch.device, model: torch.nn.Module,
@@ -445,6 +463,35 @@ def _end_epoch(config: TrainConfig, opt: _Optimization, test_set: Digits, output
     if val_set is not None and config.kind == "cnn":
         fitted = calibration.fit(cnn_predictions(final, val_set, logits=True), val_set.labels.cpu(),
                                  f"validation: the last {len(val_set):,} training images").as_dict()
-    saved.checkpoint = checkpoints.save(output, config.kind, final, epoch=epoch + 1, metrics=metrics,
-                                        train=asdict(config), resume=opt.resume_state(), calibration=fitted)
+    contents = dict(epoch=epoch + 1, metrics=metrics, train=asdict(config), resume=opt.resume_state(),
+                    calibration=fitted)
+    try:
+        saved.checkpoint = checkpoints.save(output, config.kind, final, **contents)
+    except WriteError as exc:
+        rescued = _rescue(Path(output), config.kind, final, contents)
+        kept = f"{output} still holds epoch {saved.epoch}" if saved.checkpoint else f"{output} is unchanged"
+        where = (f"this epoch's weights are in {rescued} (copy it there, or continue with --resume -o {rescued})"
+                 if rescued else "no other folder could take this epoch's weights either")
+        raise WriteError(f"could not save epoch {epoch + 1}: {exc}. Training stopped; {where}; {kept}.") from None
     saved.epoch, saved.metrics, saved.calibration = epoch + 1, metrics, fitted
+
+
+def _rescue(output: Path, kind: str, model: torch.nn.Module, contents: dict) -> Path | None:
+    """The epoch's checkpoint written elsewhere when `output` cannot take it (disk full, read-only,
+    permission): the user's data folder, else the temporary folder. None if neither can."""
+    import tempfile
+
+    from digittui.paths import user_dir
+
+    name = f"{output.stem}-epoch{contents['epoch']}-rescued.pt"
+    folders = [Path(tempfile.gettempdir())]
+    try:
+        folders.insert(0, user_dir() / "rescued")
+    except HomeError:
+        pass
+    for folder in folders:
+        try:
+            return checkpoints.save(folder / name, kind, model, **contents)
+        except WriteError:
+            continue
+    return None

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digittui import paths
-from digittui.errors import CheckpointError
+from digittui.errors import CheckpointError, HomeError
 
 KINDS = ("cnn", "vae")
 SHIPPED = "shipped"
@@ -225,12 +225,15 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> tuple[Path,
     chosen one, else an earlier digittui's own trained one, else the shipped one."""
     if explicit:
         return Path(explicit), "given"
-    path = chosen(kind)
-    if path is not None:
-        return path, label(kind, path)
-    legacy = legacy_checkpoint(kind)
-    if legacy.is_file():
-        return legacy, "user-trained"
+    try:
+        path = chosen(kind)
+        if path is not None:
+            return path, label(kind, path)
+        legacy = legacy_checkpoint(kind)
+        if legacy.is_file():
+            return legacy, "user-trained"
+    except (HomeError, OSError):  # no home folder, or one that cannot be read: the shipped weights serve
+        pass
     return paths.shipped_checkpoint(kind), SHIPPED
 
 

@@ -1,11 +1,13 @@
 """Nothing lost, nothing crashes: killed, interrupted and failing runs keep the last good checkpoint."""
 
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -13,6 +15,7 @@ import torch
 
 from digittui import checkpoints
 from digittui.device import resolve
+from digittui.events import EpochEnd, TrainControl
 from digittui.errors import DeviceError
 from digittui.train import TrainConfig, train
 from tests.mnist_files import make_mnist
@@ -254,3 +257,94 @@ def test_the_tui_ends_on_sigterm_and_restores_the_terminal(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 128 + signal.SIGTERM
     assert output.rfind(b"\x1b[?1049l") > output.rfind(b"\x1b[?1049h") >= 0  # alternate screen left
     assert output.rfind(b"\x1b[?1000l") > output.rfind(b"\x1b[?1000h") >= 0  # mouse reporting off
+
+
+# A failed save keeps the work; a place the work cannot go is refused before it starts -------------
+
+SMALL = dict(kind="cnn", epochs=3, batch_size=64, device="cpu", model={"conv1": 8, "conv2": 8, "conv3": 8, "hidden": 16})
+
+
+def _failing_after(monkeypatch, folder, saves_ok: int, cause: str = "the disk is full"):
+    """Writes into `folder` fail (as a full disk would) after its first `saves_ok`."""
+    from digittui import safeio
+    from digittui.errors import WriteError
+
+    real, done = safeio.atomic_write, []
+
+    def atomic_write(path, what, write, **kwargs):
+        if Path(path).parent == folder:
+            if len(done) >= saves_ok:
+                raise WriteError(f"cannot write the {what} {path}: {cause}")
+            done.append(path)
+        return real(path, what, write, **kwargs)
+
+    monkeypatch.setattr(safeio, "atomic_write", atomic_write)
+
+
+def test_a_failed_save_rescues_the_epoch_and_keeps_the_previous_checkpoint(tiny_mnist, tmp_path, monkeypatch):
+    from digittui.errors import WriteError
+
+    out = tmp_path / "out" / "cnn.pt"
+    _failing_after(monkeypatch, out.parent, saves_ok=1)
+    with pytest.raises(WriteError) as info:
+        train(TrainConfig(**SMALL), tiny_mnist, out)
+    message = str(info.value)
+    assert "could not save epoch 2" in message and "the disk is full" in message
+    assert f"{out} still holds epoch 1" in message and "\n" not in message
+    rescued = Path(re.search(r"weights are in (\S+) \(", message)[1])
+    assert rescued.parent == tmp_path / "home" / "rescued"  # the user's data folder, not beside the output
+    assert checkpoints.load(rescued).epoch == 2 and checkpoints.load(rescued).resume is not None
+    assert checkpoints.load(out).epoch == 1
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cnn.pt"]
+    resumed = train(TrainConfig(**SMALL), tiny_mnist, rescued, resume=True)  # the rescued file continues
+    assert resumed.status == "completed" and checkpoints.load(rescued).epoch == 3
+
+
+def test_a_failed_save_through_the_cli_is_one_line_and_exit_1(tiny_mnist, tmp_path, monkeypatch, capsys):
+    from digittui.cli import main
+
+    out = tmp_path / "ro" / "cnn.pt"
+    _failing_after(monkeypatch, out.parent, saves_ok=0, cause="the file system is read-only")
+    code = main(["train", "cnn", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--data-dir",
+                 str(tiny_mnist), "-o", str(out), "--model", "hidden=16"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "\n" not in err and "Traceback" not in err
+    assert "could not save epoch 1" in err and "read-only" in err and f"{out} is unchanged" in err
+    assert checkpoints.load(Path(re.search(r"weights are in (\S+) \(", err)[1])).epoch == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda p: p.mkdir(parents=True), "it is a folder"),
+    (lambda p: (p.parent.mkdir(), os.mkfifo(p)), "it is a FIFO"),
+    (lambda p: p.parent.write_text("a file"), "is a file, not a folder|a part of the path is a file"),
+])
+def test_the_output_is_checked_before_any_data_is_read(tmp_path, make, said):
+    out = tmp_path / "where" / "cnn.pt"
+    make(out)
+    from digittui.errors import WriteError
+
+    with pytest.raises(WriteError, match=said):
+        train(TrainConfig(**SMALL), tmp_path / "no-data-here", out)  # refused before looking for MNIST
+
+
+def test_a_batch_larger_than_the_training_set_is_refused(tiny_mnist, tmp_path):
+    from digittui.errors import LimitError
+
+    with pytest.raises(LimitError, match="more than the training set holds"):
+        train(TrainConfig(**{**SMALL, "batch_size": 10_000}), tiny_mnist, tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_resume_state_that_does_not_fit_is_refused_before_training(tiny_mnist, tmp_path):
+    from digittui.errors import CheckpointError
+
+    out = tmp_path / "cnn.pt"
+    control = TrainControl()
+    train(TrainConfig(**SMALL), tiny_mnist, out, control=control,
+          on_event=lambda e: control.cancel() if isinstance(e, EpochEnd) else None)  # epoch 1 of 3
+    payload = torch.load(out, weights_only=True)
+    payload["resume"]["optimizer"]["param_groups"][0]["params"] = [0]
+    torch.save(payload, out)
+    with pytest.raises(CheckpointError, match="cannot resume .* optimizer covers 1 parameters"):
+        train(TrainConfig(**SMALL), tiny_mnist, out, resume=True)

@@ -267,3 +267,19 @@ def test_a_checkpoint_used_elsewhere_is_never_replaced_by_a_failed_strip(case_di
     assert main(["checkpoint", "strip", str(case_dir / "cnn.pt"), str(case_dir / "cnn.pt" / "x")]) == 1
     assert (case_dir / "cnn.pt").read_bytes() == before
     assert checkpoints.load(case_dir / "cnn.pt").epoch > 0
+
+
+def test_no_home_folder_is_one_line_and_the_shipped_weights_still_serve(monkeypatch, capsys, tmp_path):
+    """HOME unset for a user id with no passwd entry (a bare container): nowhere for per-user files."""
+    import pwd
+
+    for name in ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "DIGITTUI_HOME", "DIGITTUI_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "cnn", "--device", "cpu"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no home folder" in err and "Set HOME, or DIGITTUI_HOME" in err
+    assert main(["checkpoint", "info", "--json"]) == 0  # the shipped weights need no home folder
+    assert capsys.readouterr().out.count('"source": "shipped"') == 2
+    assert list(tmp_path.iterdir()) == []  # nothing written to a relative "~" folder

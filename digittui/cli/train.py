@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    from digittui import checkpoints, device as devices, events, limits, paths, train as training
+    from digittui import device as devices, events, limits, paths, train as training
     from digittui.cli.common import print_json
     from digittui.cli.guard import exit_status
 
