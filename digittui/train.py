@@ -22,7 +22,7 @@ from typing import Callable, Generator, Iterator
 import torch
 import torch.nn.functional as F
 
-from digittui import calibration, checkpoints, distort, outliers, weights
+from digittui import calibration, checkpoints, distort, limits, outliers, weights
 from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DataError, DeviceError, HomeError, LimitError, WriteError
@@ -226,8 +226,11 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
     if config.kind not in KINDS:
         raise ValueError(f"unknown model kind {config.kind!r}")
     control = control or TrainControl()
-    # A place the epochs cannot go (or sizes out of range) is refused before the first one is computed.
+    # A place the epochs cannot go, sizes out of range or a batch past the memory are refused before
+    # the first epoch is computed.
     checkpoints.check_output(output, config.kind, config.model, ema=bool(config.ema))
+    limits.check_memory("batch size", config.batch_size, limits.TRAIN_IMAGE, "images a step",
+                        "A smaller batch trains as well with a smaller learning rate")
     t0 = time.perf_counter()
     choice = resolve(config.device)
     device = choice.device

@@ -114,7 +114,7 @@ CASES = {
     "4-explore-morph-frames": Case(["explore", "morph", "3", "8", "--frames", BIG], 1, "--frames: .* at most"),
     "4-latent-map-grid": Case(["explore", "latent-map", "--grid", "100000"], 1, "--grid: .* at most"),
     "4-train-batch": Case(["train", "cnn", "--batch-size", BIG, "-o", "{tmp}/out.pt", *DATA], 1,
-                          "--batch-size: .* at most", _data()),
+                          "batch size: .* at most", _data()),
     "4-train-huge-model": Case(["train", "cnn", "--model", "hidden=1000000", "-o", "{tmp}/out.pt", *DATA], 1,
                                "hidden=1000000 is out of range", _data()),
     "4-checkpoint-huge-config": Case(["checkpoint", "info", "{tmp}/odd.pt"], 1, "out of range",

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
-    from digittui import device as devices, events, limits, paths, train as training
+    from digittui import device as devices, events, paths, train as training
     from digittui.cli.common import print_json
     from digittui.cli.guard import exit_status
 
@@ -85,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"[bold red]error:[/] --{', --'.join(cnn_only)}: options of the CNN only")
         return 2
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
-    limits.check_memory("--batch-size", args.batch_size or 0, limits.TRAIN_IMAGE, "images a step",
-                        "A smaller batch trains as well with a smaller --lr")
     config = training.TrainConfig(
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
         weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
