@@ -77,6 +77,16 @@ def check_memory(option: str, items: int, bytes_each: int, unit: str, hint: str 
                          f"{most:,} at once{f'. {hint}' if hint else ''}")
 
 
+def check_generation(samples: int, steps: int, report_every: int, *, png: bool = False,
+                     option: str = "--count") -> None:
+    """LimitError unless `samples` guided samples (a number counts once per digit), optimized for
+    `steps` with a snapshot every `report_every` (the trajectory is kept), fit in the memory."""
+    snapshots = steps // report_every + 2
+    each = GENERATE_SAMPLE + snapshots * 28 * 28 * 4 + (PNG_IMAGE if png else 0)
+    check_memory(option, samples, each, "samples (counting each digit of a number)",
+                 "Run several smaller batches with different seeds, or fewer steps")
+
+
 def check_seed(seed: int, option: str = "--seed") -> int:
     if not 0 <= seed <= MAX_SEED:
         raise LimitError(f"{option} {_short_int(seed)} is out of range: seeds run from 0 to {MAX_SEED:,}")

@@ -144,12 +144,10 @@ def _check_size(args: argparse.Namespace, requests) -> None:
     from digittui import export, limits
     from digittui.genconfig import GenerateConfig
 
-    snapshots = args.steps // GenerateConfig().report_every + 2
-    positions = sum(r.positions for r in requests)
-    each = limits.GENERATE_SAMPLE + snapshots * 28 * 28 * 4 + (limits.PNG_IMAGE if args.output else 0)
-    limits.check_memory("--count", args.count * positions, each, "samples (counting each digit of a number)",
-                        "Run several smaller batches with different --seed values")
+    every = GenerateConfig().report_every
+    limits.check_generation(args.count * sum(r.positions for r in requests), args.steps, every,
+                            png=bool(args.output))
     if args.gif:
         width = 28 * max(r.positions for r in requests)
-        export.check_gif(snapshots, args.count * len(requests), 28, width,
+        export.check_gif(args.steps // every + 2, args.count * len(requests), 28, width,
                          _columns(args.count, len(requests), width))

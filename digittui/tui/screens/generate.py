@@ -15,7 +15,8 @@ from textual.content import Content
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from digittui import paths
+from digittui import limits, paths
+from digittui.errors import LimitError
 from digittui.genconfig import GenerateConfig
 from digittui.tui.jobs import user_message
 from digittui.tui.screens.base import DigitScreen
@@ -28,7 +29,7 @@ DEFAULTS = GenerateConfig()
 MAX_COUNT = 256  # samples per request here (the CLI has no such limit)
 MAX_STEPS = 10_000
 MAX_PRIOR = 100.0
-MAX_SEED = 2**31 - 1
+MAX_SEED = limits.MAX_SEED
 MORPH_FRAMES = 10
 
 
@@ -121,6 +122,12 @@ class GenerateScreen(DigitScreen):
             return None
         form = {name: value for name, value in values.items() if value is not None}  # None: the default
         form.setdefault("count", DEFAULT_COUNT)
+        try:  # steps whose snapshots would not fit in the memory
+            limits.check_generation(form["count"], form.get("steps", DEFAULTS.steps), DEFAULTS.report_every,
+                                    option="Steps")
+        except LimitError as exc:
+            self.report(str(exc))
+            return None
         return form
 
     def report(self, message: str, severity: str = "error") -> None:
