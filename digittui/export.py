@@ -88,13 +88,14 @@ _reserved: dict[Path, int] = {}  # path -> inode of the empty file reserving it,
 _reservation_lock = threading.Lock()
 
 
-def release_reservations() -> None:
-    """Remove the names reserved by safe_output_path and never written (the work failed or was
-    interrupted), so that no empty file is left behind. A file written since, or replaced by someone
-    else, is kept."""
+def release_reservations(paths: Sequence[Path] | None = None) -> None:
+    """Remove the names reserved by safe_output_path (all, or those among `paths`) and never written
+    (the work failed or was interrupted), so that no empty file is left behind. A file written since,
+    or replaced by someone else, is kept."""
     with _reservation_lock:
-        pending = list(_reserved.items())
-        _reserved.clear()
+        pending = [(p, i) for p, i in _reserved.items() if paths is None or p in paths]
+        for path, _ in pending:
+            del _reserved[path]
     for path, inode in pending:
         try:
             st = os.lstat(path)

@@ -183,3 +183,13 @@ def test_a_gif_too_large_for_the_format_is_refused_before_drawing(tmp_path):
     with pytest.raises(LimitError, match="at most 65,535 a side"):
         save_gif(tmp_path / "tall.gif", np.zeros((2, 1000, 28, 28)), columns=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_releasing_some_reservations_keeps_the_others(tmp_path):
+    from digittui.export import release_reservations
+
+    mine, other = safe_output_path(tmp_path, "mine", ".png"), safe_output_path(tmp_path, "other", ".png")
+    release_reservations([mine])
+    assert not mine.exists() and other.exists()
+    release_reservations()
+    assert not other.exists()

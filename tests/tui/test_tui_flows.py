@@ -240,7 +240,8 @@ def test_generate_then_save_png_and_npz(make_app):
             assert screen.query_one("#gen-plot").series["mean"][0]  # confidence plotted per step
             await pilot.press("s")
             exports = paths.export_dir()
-            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 2)
+            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 2
+                           and all(p.stat().st_size for p in exports.iterdir()))  # written, not just reserved
             assert sorted(p.suffix for p in exports.iterdir()) == [".npz", ".png"]
             assert str(exports) in str(screen.query_one("#gen-hint").content)
 

@@ -241,10 +241,12 @@ class GenerateScreen(DigitScreen):
         from digittui import export
 
         stem = "generate-" + "_".join(r.request.text for r in results)
-        arrays = export.generated_arrays(results)
-        png = export.save_generated_grid(export.output_path(None, stem, ".png"), results, arrays)
-        npz = export.save_npz(export.output_path(None, stem, ".npz"), **arrays)
-        return [png, npz]
+        names = [export.output_path(None, stem, suffix) for suffix in (".png", ".npz")]  # both reserved
+        try:
+            arrays = export.generated_arrays(results)
+            return [export.save_generated_grid(names[0], results, arrays), export.save_npz(names[1], **arrays)]
+        finally:
+            export.release_reservations(names)  # whichever was not written
 
     def _saved(self, files: list) -> None:
         """Say where the files went; in a browser (digittui serve) also download them there, since
