@@ -43,11 +43,18 @@ def _no_orphans():
 _started: list[subprocess.Popen] = []
 
 
+def _default_signals() -> None:
+    """The child starts with the default SIGINT: a suite run as a background job ignores it, and
+    digittui rightly keeps an inherited SIG_IGN (nohup), which would make Ctrl+C tests meaningless."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args, data, script=None):
     env = dict(os.environ, DIGITTUI_DATA=str(data), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-c", script, *args] if script else [sys.executable, "-m", "digittui", *args]
     # stdout (a progress bar) is not read: a pipe nobody drains would block the trainer once full.
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
     _started.append(proc)
     return proc
 

@@ -93,8 +93,6 @@ def run(args: argparse.Namespace) -> int:
     run_folder = None if args.output else _run_folder(args.kind, args.resume)
     output = Path(args.output) if args.output else run_folder.last
     best = run_folder.best if run_folder else None
-    # Sizes out of range, or a place the epochs cannot go, are refused before the first one.
-    checkpoints.check_output(output, args.kind, dict(args.model), ema=bool(args.ema))
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
 

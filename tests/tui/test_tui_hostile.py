@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
+from digittui.limits import MAX_SEED
+
 from tests.tui.helpers import ready, run, wait_for
 
 
@@ -24,13 +26,13 @@ def test_a_seed_no_generator_takes_is_refused_with_its_range(make_app):
             await pilot.press("g")
             app.screen.query_one("#gen-seed", Input).value = str(2**70)
             await pilot.press("r")
-            await wait_for(pilot, lambda: any("Seed" in m and "seeds run from 0" in m for m in _messages(app)))
+            await wait_for(pilot, lambda: any(m.startswith("Seed:") and f"0 to {MAX_SEED:,}" in m for m in _messages(app)))
             assert not _generating(app)
 
     run(scenario)
 
 
-def test_steps_whose_snapshots_would_not_fit_are_refused(make_app):
+def test_steps_past_the_fields_range_are_refused(make_app):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
@@ -38,7 +40,7 @@ def test_steps_whose_snapshots_would_not_fit_are_refused(make_app):
             await pilot.press("g")
             app.screen.query_one("#gen-steps", Input).value = "1000000000"
             await pilot.press("r")
-            await wait_for(pilot, lambda: any(m.startswith("Steps:") and "at most" in m for m in _messages(app)))
+            await wait_for(pilot, lambda: any(m.startswith("Steps:") and "1 to 10,000" in m for m in _messages(app)))
             assert not _generating(app)
 
     run(scenario)

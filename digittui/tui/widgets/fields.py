@@ -17,8 +17,13 @@ class NumberField(Input):
 
     def __init__(self, label: str, minimum: float, maximum: float, *, integer: bool = True,
                  placeholder: str = "default", **kwargs) -> None:
-        validator = Integer(minimum=int(minimum), maximum=int(maximum)) if integer else \
-            Number(minimum=minimum, maximum=maximum)
+        # One message for every failure: the range says what is wanted, whatever was typed.
+        if integer:
+            validator = Integer(minimum=int(minimum), maximum=int(maximum),
+                                failure_description=f"a whole number from {int(minimum):,} to {int(maximum):,}")
+        else:
+            validator = Number(minimum=minimum, maximum=maximum,
+                               failure_description=f"a number from {minimum:g} to {maximum:g}")
         super().__init__(placeholder=placeholder, type="integer" if integer else "number",
                          valid_empty=True, validators=[validator], compact=True, **kwargs)
         self.label = label
