@@ -47,7 +47,8 @@ def test_classify_browse_misclassified_wide(snap_compare, make_app):
     assert snap_compare(make_app(), terminal_size=(120, 36), run_before=before)
 
 
-def test_classify_confusion(snap_compare, make_app):
+@SIZES
+def test_classify_confusion(snap_compare, make_app, size):
     """The confusion matrix of the (seeded, untrained) CNN on the tiny test set."""
 
     async def before(pilot):
@@ -55,10 +56,11 @@ def test_classify_confusion(snap_compare, make_app):
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#browser").verdicts is not None)
         await pilot.press("x")
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
-def test_classify_draw(snap_compare, make_app):
+@SIZES
+def test_classify_draw(snap_compare, make_app, size):
     """A stroke drawn with the keyboard cursor and the CNN's live verdict."""
 
     async def before(pilot):
@@ -66,7 +68,7 @@ def test_classify_draw(snap_compare, make_app):
         await pilot.press("d", "space", *["down"] * 6, "right", "right", "space")
         await wait_for(pilot, lambda: "Predicted" in str(pilot.app.screen.query_one("#draw-verdict").content))
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
 def test_classify_without_data(snap_compare, make_app):
@@ -156,7 +158,8 @@ def test_train_field_being_edited(snap_compare, make_app):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
 
 
-def test_offer_after_a_run(snap_compare, make_app):
+@SIZES
+def test_offer_after_a_run(snap_compare, make_app, size):
     """A run's best beside the weights in use: worse here, so Keep has the focus."""
     from pathlib import Path
 
@@ -170,7 +173,19 @@ def test_offer_after_a_run(snap_compare, make_app):
         pilot.app.push_screen(OfferScreen(offer))
         await pilot.pause(0.1)
 
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+
+
+@SIZES
+def test_weights_list(snap_compare, make_app, size):
+    """w on the Train screen: every usable CNN and VAE with its test metric, those in use marked."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("t", "w")
+        await settled(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
 # Generate and explore -------------------------------------------------------------------------
