@@ -17,9 +17,12 @@ The target log-probability depends on the request (see digittui.spec):
                   (`predicted`, `probs`); p(k) often stays low, because the VAE can only draw
                   digit-like images and the CNN learnt to give those to the digits.
 
-Why it beats random z + cross-entropy: every start is a draw from N(0, I) that the CNN already
-reads as the target when the pool of draws has one (`init_candidates`), so it is a natural digit of
-that class and as varied as the VAE's own; a sample freezes as soon as both its image and a jittered
+Starts (config.init): Init.RANDOM takes one N(0, I) draw per sample as it comes, and only the
+optimization changes it. Init.PICKED (the default) draws a pool and starts each sample from a draw
+that the CNN already reads as the target (`init_candidates` per sample and digit).
+
+Why picked starts beat random z + cross-entropy: each is a natural digit of its class and as varied
+as the VAE's own; a sample freezes as soon as both its image and a jittered
 copy reach `stop_confidence`, which keeps it from drifting into an adversarial corner and saves
 compute; the prior keeps the others in the region the decoder was trained on; and decoded images
 are sharpened (`sharpness`) towards MNIST's nearly black-and-white strokes.
@@ -50,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from digittui.data import affine, augment
-from digittui.genconfig import GenerateConfig  # its own module: the CLI shows its defaults without torch
+from digittui.genconfig import GenerateConfig, Init  # its own module: the CLI shows its defaults without torch
 from digittui.models import CNN, VAE
 from digittui.spec import NUM_DIGITS, Request
 
@@ -158,14 +161,14 @@ def _initial_latents(targets: torch.Tensor, threshold: torch.Tensor, cnn: CNN, v
     one digit finds as many candidates per sample as one for all ten."""
     rows, dim = targets.shape[0], vae.config.latent_dim
     device = next(cnn.parameters()).device
-    if config.init_candidates <= 1:
+    if config.init == Init.RANDOM:  # one draw per row, taken as it comes
         size = rows
     else:  # about 1 in 10 draws is any given digit
         size = config.init_candidates * NUM_DIGITS * int(targets.unique(dim=0, return_counts=True)[1].max())
     pool = torch.randn(size, dim, generator=generator).to(device)  # [P, D]
     images = torch.cat([_decode(vae, chunk, config.sharpness) for chunk in pool.split(2048)])  # [P, 1, 28, 28]
     log_probs = torch.cat([F.log_softmax(cnn(chunk).float(), 1) for chunk in images.split(2048)])  # [P, C]
-    if config.init_candidates <= 1:
+    if config.init == Init.RANDOM:
         return pool, images[:, 0], log_probs
     free = torch.ones(len(pool), dtype=torch.bool)  # [P]
     start = torch.empty(rows, dtype=torch.long)  # [R]: index into the pool
@@ -308,13 +311,6 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
             cancelled=cancelled,
         ))
     return results
-
-
-def generate(request: Request, cnn: CNN, vae: VAE, config: GenerateConfig | None = None,
-             on_step: Callable[[GenerateStep], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Generated:
-    """One request: `config.count` samples."""
-    return generate_many([request], cnn, vae, config, on_step, should_stop)[0]
 
 
 def verdict(result: Generated) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from digittui.generate import GenerateConfig, GenerateStep, generate, generate_many, verdict
+from digittui.generate import GenerateConfig, GenerateStep, Init, generate_many, verdict
 from digittui.models import CNN, VAE, CNNConfig, VAEConfig
 from digittui.spec import parse
 
@@ -32,7 +32,7 @@ def quick(**overrides) -> GenerateConfig:
     ("7", 28, 1), ("2026", 112, 4), ("3+8", 28, 1), ("class:11", 28, 1)])
 def test_shapes(models, spec, width, positions):
     cnn, vae = models
-    result = generate(parse(spec), cnn, vae, quick())
+    (result,) = generate_many([parse(spec)], cnn, vae, quick())
     n = 3
     assert result.images.shape == (n, 28, width) and result.images.dtype == torch.float32
     assert 0 <= float(result.images.min()) and float(result.images.max()) <= 1
@@ -78,8 +78,8 @@ def test_guidance_raises_the_target_probability(models):
     torch.manual_seed(1)
     cnn = CNN(SMALL_CNN).eval()
     cnn.fc2.weight.data *= 30  # untrained logits are nearly equal; spread them so gradients bite
-    result = generate(parse("4"), cnn, vae, quick(count=8, steps=15, init_candidates=1, robust=False,
-                                                  stop_confidence=1.01, lr=0.2, report_every=15))
+    (result,) = generate_many([parse("4")], cnn, vae, quick(count=8, steps=15, init=Init.RANDOM, robust=False,
+                                                            stop_confidence=1.01, lr=0.2, report_every=15))
     start, end = result.trajectory[0], result.images
     with torch.no_grad():
         p_start, p_end = (torch.softmax(cnn(x[:, None]), 1)[:, 4] for x in (start, end))
@@ -90,11 +90,11 @@ def test_guidance_raises_the_target_probability(models):
 def test_early_stop_freezes_confident_samples(models):
     cnn, vae = models
     # Every sample passes a threshold of 0 at once: one step, latents unchanged from the start.
-    result = generate(parse("5"), cnn, vae, quick(steps=50, stop_confidence=1e-9, report_every=1))
+    result = generate_many([parse("5")], cnn, vae, quick(steps=50, stop_confidence=1e-9, report_every=1))[0]
     assert result.steps == 1
     torch.testing.assert_close(result.trajectory[0], result.images)
     # An unreachable threshold runs every step.
-    assert generate(parse("5"), cnn, vae, quick(steps=4, stop_confidence=1.01)).steps == 4
+    assert generate_many([parse("5")], cnn, vae, quick(steps=4, stop_confidence=1.01))[0].steps == 4
 
 
 def test_on_step_reports_progress(models):
@@ -115,7 +115,7 @@ def test_should_stop_cancels(models):
         calls.append(1)
         return len(calls) > 2
 
-    result = generate(parse("8"), cnn, vae, quick(steps=100, stop_confidence=1.01), should_stop=should_stop)
+    (result,) = generate_many([parse("8")], cnn, vae, quick(steps=100, stop_confidence=1.01), should_stop=should_stop)
     assert result.cancelled and result.steps == 2
     assert result.images.shape == (3, 28, 28)
 
@@ -161,7 +161,7 @@ def test_starts_pass_the_self_check():
         n = len(images)
         return checks_passed(images, torch.tensor([[3, 3]]).expand(n, 2), torch.full((n,), config.stop_confidence), cnn)
 
-    starts = generate(parse("3"), cnn, vae, config).trajectory[0][:, None]  # [16, 1, 28, 28]
+    starts = generate_many([parse("3")], cnn, vae, config)[0].trajectory[0][:, None]  # [16, 1, 28, 28]
     assert bool((passed(starts) == len(CHECKS)).all())
     with torch.no_grad():
         draws = _decode(vae, torch.randn(1000, vae.config.latent_dim, generator=torch.Generator().manual_seed(0)),
@@ -238,3 +238,76 @@ def test_cli_explore(tmp_path, tiny_checkpoints, tiny_mnist):
     assert main(["explore", "latent-map", "--grid", "3", "--data-dir", str(tiny_mnist), "--out-dir", str(out),
                  *tiny_checkpoints]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["latent-map.png", "m.gif", "morph-3-3+8.png", "sample.png"]
+
+
+def _made_up(spec: str, probs: list[list[list[float]]]) -> "Generated":
+    """A Generated whose CNN readings are `probs` [N][positions][10] (the spare units at 0), so that
+    verdict's counts are known by construction."""
+    from digittui.generate import Generated
+
+    request = parse(spec)
+    p = torch.nn.functional.pad(torch.tensor(probs), (0, 6))  # [N, positions, 16]
+    n, positions = p.shape[:2]
+    target = request.classes[0]
+    return Generated(request=request, images=torch.zeros(n, 28, 28 * positions), latents=torch.zeros(n, positions, 4),
+                     confidence=p[:, 0, target] if request.kind != "number" else p.amax(-1).prod(1),
+                     probs=p, predicted=p[..., :10].argmax(-1), trajectory=torch.zeros(1, n, 28, 28 * positions),
+                     steps=1)
+
+
+def _one_hot(*digits: int, p: float = 1.0) -> list[float]:
+    row = [0.0] * 10
+    for d in digits:
+        row[d] += p / len(digits)
+    return row
+
+
+def test_verdict_counts_digits_and_numbers_read_right():
+    assert verdict(_made_up("7", [[_one_hot(7)], [_one_hot(1)], [_one_hot(7)]])) == "read as 7 in 2/3"
+    # A number counts only when every position reads right.
+    number = _made_up("42", [[_one_hot(4), _one_hot(2)], [_one_hot(4), _one_hot(3)]])
+    assert verdict(number) == "read as 42 in 1/2"
+
+
+def test_verdict_counts_hybrids_whose_top_two_are_the_pair():
+    mixes = [[0.0] * 10 for _ in range(3)]
+    mixes[0][3], mixes[0][8] = 0.5, 0.4  # 3 and 8 on top
+    mixes[1][8], mixes[1][3], mixes[1][1] = 0.6, 0.3, 0.1  # 8 and 3, in the other order
+    mixes[2][3], mixes[2][5], mixes[2][8] = 0.5, 0.3, 0.2  # 5 beats 8
+    assert verdict(_made_up("3+8", [[m] for m in mixes])) == "3 and 8 are the top two digits in 2/3"
+
+
+def test_verdict_of_an_unlearned_class_names_the_digit_the_cnn_sees():
+    from digittui.generate import Generated
+
+    result = _made_up("class:11", [[_one_hot(5, p=0.8)], [_one_hot(5, p=0.6)], [_one_hot(2, p=0.4)]])
+    result = Generated(**{**result.__dict__, "confidence": torch.tensor([0.1, 0.2, 0.3])})
+    assert verdict(result) == ("p(unit 11) 0.20; the digit it looks most like is 5 in 2/3 "
+                               "(mean p of the top digit 0.60)")
+
+
+def test_random_init_starts_each_sample_from_its_own_draw_in_order(models):
+    """Init.RANDOM: sample i's first frame is the decoded i-th N(0, I) draw of the seed, so nothing
+    was drawn in excess and nothing was chosen."""
+    from digittui.generate import _decode
+
+    cnn, vae = models
+    config = quick(count=5, init=Init.RANDOM, seed=11)
+    digit, number = generate_many([parse("3"), parse("42")], cnn, vae, config)
+    draws = torch.randn(5 + 10, vae.config.latent_dim, generator=torch.Generator().manual_seed(11))
+    with torch.no_grad():
+        images = _decode(vae, draws, config.sharpness)[:, 0]  # rows: the digit's 5, then 5 x 2 positions
+    torch.testing.assert_close(digit.trajectory[0], images[:5])
+    torch.testing.assert_close(number.trajectory[0], torch.cat([images[5::2], images[6::2]], dim=2))
+
+
+def test_cli_init_takes_random_or_picked(tmp_path, tiny_checkpoints, capsys):
+    from digittui.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["generate", "7", "--init", "foo"])
+    assert info.value.code == 2
+    assert "'foo' is not a start: choose random or picked" in capsys.readouterr().err
+    for init in ("random", "picked"):
+        assert main(["generate", "7", "-n", "2", "--steps", "1", "--init", init, "--json", *tiny_checkpoints]) == 0
+

@@ -12,7 +12,7 @@ import torch
 from digittui import checkpoints
 from digittui import train as training
 from digittui.data import augment
-from digittui.generate import GenerateConfig, generate
+from digittui.generate import GenerateConfig, generate_many
 from digittui.graphstep import WARMUP, GraphedStep
 from digittui.spec import parse
 from digittui.events import EpochEnd
@@ -83,8 +83,8 @@ def test_generation_on_cuda_agrees_with_the_cpu_classifier():
     cnn = checkpoints.load_default("cnn")[0].model.cuda()
     vae = checkpoints.load_default("vae")[0].model.cuda()
     config = GenerateConfig(count=16, seed=5)
-    on_gpu = generate(parse("7"), cnn, vae, config)
-    again = generate(parse("7"), cnn, vae, config)
+    (on_gpu,) = generate_many([parse("7")], cnn, vae, config)
+    (again,) = generate_many([parse("7")], cnn, vae, config)
     assert on_gpu.images.device.type == "cpu" and on_gpu.images.shape == (16, 28, 28)
     # Same seed, nearly the same images: on CUDA, grid_sample's backward (the robustness copy) adds
     # with atomics, so the last bits vary between runs, and now and then a sample stops a step

@@ -85,6 +85,21 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def add_init(parser: argparse.ArgumentParser) -> None:
+    """`--init random|picked`: where guided generation starts each latent (GenerateConfig.init)."""
+    from digittui.genconfig import INIT_HELP, GenerateConfig, Init
+
+    def init(text: str) -> Init:
+        try:
+            return Init.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    meanings = "; ".join(f"{i.value}: {INIT_HELP[i]}" for i in Init)
+    parser.add_argument("--init", type=init, default=GenerateConfig.init, metavar="|".join(i.value for i in Init),
+                        help=f"{meanings} (default: {GenerateConfig.init.value})")
+
+
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA, else "

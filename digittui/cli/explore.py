@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_data_dir, add_device, at_most, load_models, \
+from digittui.cli.common import add_checkpoints, add_data_dir, add_device, add_init, at_most, load_models, \
     positive_int, say, seed
 
 MAX_EXTENT = 1000.0  # map units: the VAE's N(0, I) codes lie within about 4 of the centre
@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
     m.add_argument("b", metavar="B", help="end: the same kinds of spec")
     m.add_argument("--frames", type=positive_int, default=12, help="images along the path, ends included (default: 12)")
     m.add_argument("--seed", type=seed, default=0, help="seed of the two end points (default: 0)")
+    add_init(m)
     m.add_argument("--linear", action="store_true",
                    help="straight line instead of spherical interpolation (default: spherical)")
     m.add_argument("--gif", metavar="FILE", help="also write an animated GIF of the morph (default: none)")
@@ -109,7 +110,7 @@ def run_morph(args: argparse.Namespace) -> int:
 
     cnn, vae = _load(args, "cnn", "vae")
     requests = [parse(text, cnn.config.num_outputs) for text in (args.a, args.b)]
-    frames = morph_generated(*requests, cnn, vae, GenerateConfig(seed=args.seed), args.frames,
+    frames = morph_generated(*requests, cnn, vae, GenerateConfig(seed=args.seed, init=args.init), args.frames,
                              spherical=not args.linear)
     export.save_png_grid(path, frames, columns=args.frames,
                          title=f"{requests[0].label} -> {requests[1].label}"

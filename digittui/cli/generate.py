@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from digittui.cli.common import add_checkpoints, add_device, console, err_console, load_models, \
+from digittui.cli.common import add_checkpoints, add_device, add_init, console, err_console, load_models, \
     non_negative_float, notice, positive_float, positive_int, print_json, say, seed
 
 SPEC_HELP = ("what to draw: a digit (7), a number (2026), a hybrid of two digits (3+8), or one of the "
@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--count", "-n", type=positive_int, default=d.count,
                    help=f"samples per spec (default: {d.count})")
     p.add_argument("--seed", type=seed, default=d.seed, help=f"same seed, same images (default: {d.seed})")
+    add_init(p)
     p.add_argument("--steps", type=positive_int, default=d.steps,
                    help=f"most optimization steps; confident samples stop earlier (default: {d.steps})")
     p.add_argument("--lr", type=positive_float, default=d.lr, help=f"Adam step size (default: {d.lr})")
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     _, loaded = load_models(args, "cnn", "vae")
     cnn, vae = (ckpt.model for ckpt, _ in loaded)
     requests = parse_many(",".join(args.specs), cnn.config.num_outputs)
-    config = GenerateConfig(count=args.count, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,
+    config = GenerateConfig(count=args.count, init=args.init, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,
                             seed=args.seed, stop_confidence=args.stop_confidence, robust=not args.no_robust)
 
     bar = Progress(TextColumn("[bold]generate"), BarColumn(), TextColumn("step {task.completed}/{task.total}"),
