@@ -311,3 +311,25 @@ def test_cli_init_takes_random_or_picked(tmp_path, tiny_checkpoints, capsys):
     for init in ("random", "picked"):
         assert main(["generate", "7", "-n", "2", "--steps", "1", "--init", init, "--json", *tiny_checkpoints]) == 0
 
+
+def test_cli_generate_shows_the_samples_in_a_terminal(tiny_checkpoints, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    import digittui.cli.generate as cli_generate
+    from digittui.cli import main
+
+    def shown(width: int, argv: list[str]) -> str:
+        screen = Console(width=width, force_terminal=True, color_system="truecolor", record=True)
+        monkeypatch.setattr(cli_generate, "console", screen)
+        assert main(argv + tiny_checkpoints) == 0
+        return screen.export_text()
+
+    # 28 columns a digit and a gap: three fit in 100 columns, so each spec shows 3 of its 5.
+    text = shown(100, ["generate", "7", "3+8", "-n", "5", "--steps", "1"])
+    assert "digit 7: 3 of 5" in text and "hybrid 3+8: 3 of 5" in text and "Showing 6 of 10 samples." in text
+    assert "To keep them: --output FILE.png" in text
+    assert text.count("▀") == 2 * 3 * 28 * 14
+    # Fewer than three full-size digits fit in 80 columns: they are drawn at half size (14 x 7).
+    text = shown(80, ["generate", "7", "-n", "5", "--steps", "1"])
+    assert "digit 7: 5 of 5" in text and text.count("▀") == 5 * 14 * 7
+    assert "▀" not in shown(100, ["generate", "7", "-n", "2", "--steps", "1", "-o", str(tmp_path / "g.png")])

@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(Text(r.request.label), str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
                           f"{float(r.confidence.min()):.3f}", verdict(r))
         console.print(table)
+        if "png" not in outputs and console.is_terminal:
+            _preview(results)
 
     arrays = export.generated_arrays(results) if outputs or args.images else {}
     columns = _columns(config.count, len(requests), arrays["images"].shape[-1]) if outputs else None
@@ -152,3 +154,28 @@ def _check_size(args: argparse.Namespace, requests) -> None:
         width = 28 * max(r.positions for r in requests)
         export.check_gif(args.steps // every + 2, args.count * len(requests), 28, width,
                          _columns(args.count, len(requests), width))
+
+
+def _preview(results) -> None:
+    """A row of each request's samples as half-block images, as many as fit the terminal, captioned
+    with the CNN's reading and confidence; then how to keep them."""
+    from digittui.halfblocks import ImageRow, downsample
+
+    if console.no_color or console.color_system is None:  # the greys are colours: nothing would show
+        console.print("To see the samples, save them: --output FILE.png (all of them, captioned), --gif FILE "
+                      "(the optimization), --npz FILE (the arrays)", markup=False, highlight=False)
+        return
+    shown = 0
+    for r in results:
+        width = r.images.shape[-1]
+        factor = 1 if 3 * (width + 1) <= console.width + 1 else 2  # at least three side by side
+        cell = -(-width // factor)
+        n = max(1, min(len(r.images), (console.width + 1) // (cell + 1)))
+        captions = [f"{''.join(map(str, p.tolist()))} {c:.2f}" for p, c in zip(r.predicted[:n], r.confidence[:n].tolist())]
+        console.print(f"{r.request.label}: {n} of {len(r.images)}, the CNN's reading and confidence under each",
+                      markup=False, highlight=False)
+        console.print(ImageRow([downsample(im, factor) for im in r.images[:n].numpy()], captions))
+        shown += n
+    total = sum(len(r.images) for r in results)
+    console.print(f"Showing {shown} of {total} samples. To keep them: --output FILE.png (all, captioned), "
+                  "--gif FILE (the optimization), --npz FILE (the arrays)", markup=False, highlight=False)

@@ -1,11 +1,10 @@
-"""Digits drawn with half blocks: '▀' with the upper pixel as foreground and the lower pixel as
-background, so a 28x28 image takes 28 columns x 14 rows at exact grey levels. It works in any
-terminal, in snapshots and under textual-serve; NO_COLOR keeps the greys (Textual's Monochrome filter)."""
+"""Digits drawn with half blocks (digittui/halfblocks.py: 28x28 pixels in 28 columns x 14 rows at exact
+grey levels). It works in any terminal, in snapshots and under textual-serve; NO_COLOR keeps the greys
+(Textual's Monochrome filter)."""
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -16,22 +15,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-UPPER_HALF = "▀"
-
-
-@lru_cache(maxsize=8192)
-def _grey_style(upper: int, lower: int) -> Style:
-    return Style(color=Color.from_rgb(upper, upper, upper), bgcolor=Color.from_rgb(lower, lower, lower))
-
-
-def downsample(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean-pool by an integer factor (the image is zero-padded to a multiple of it)."""
-    if factor <= 1:
-        return image
-    h, w = image.shape
-    ph, pw = -h % factor, -w % factor
-    padded = np.pad(image, ((0, ph), (0, pw)))
-    return padded.reshape((h + ph) // factor, factor, (w + pw) // factor, factor).mean(axis=(1, 3))
+from digittui.halfblocks import downsample, grey_levels, half_block_lines
 
 
 def rescale(image: np.ndarray, zoom: float) -> np.ndarray:
@@ -63,20 +47,12 @@ def scaled_size(shape: tuple[int, int], zoom: float) -> tuple[int, int]:
 def half_block_strips(image: np.ndarray, cursor: tuple[int, int] | None = None) -> list[Strip]:
     """float [H, W] in [0, 1] -> ceil(H / 2) strips of W cells. `cursor` (column, cell row) is drawn
     as a '+' over that cell, for the drawing canvas."""
-    a = np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32)), 0.0, 1.0)
-    if a.shape[0] % 2:
-        a = np.vstack([a, np.zeros((1, a.shape[1]), dtype=np.float32)])
-    grey = (a * 255 + 0.5).astype(np.uint8)
-    strips = []
-    for row in range(0, grey.shape[0], 2):
-        segments = [Segment(UPPER_HALF, _grey_style(u, l))
-                    for u, l in zip(grey[row].tolist(), grey[row + 1].tolist())]
-        if cursor is not None and cursor[1] == row // 2:
-            lower = int(grey[row + 1, cursor[0]])
-            segments[cursor[0]] = Segment("+", Style(color="red", bgcolor=Color.from_rgb(lower, lower, lower),
-                                                     bold=True))
-        strips.append(Strip(segments, a.shape[1]).simplify())
-    return strips
+    lines = half_block_lines(image)
+    if cursor is not None and cursor[1] < len(lines):
+        lower = int(grey_levels(image)[cursor[1] * 2 + 1, cursor[0]])
+        lines[cursor[1]][cursor[0]] = Segment("+", Style(color="red", bgcolor=Color.from_rgb(lower, lower, lower),
+                                                         bold=True))
+    return [Strip(segments, len(segments)).simplify() for segments in lines]
 
 
 MAX_ZOOM = 4
