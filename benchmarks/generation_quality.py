@@ -29,7 +29,7 @@ import judge  # noqa: E402  (the sibling files, not a package)
 from generation_metrics import Reference  # noqa: E402
 
 from digittui import checkpoints  # noqa: E402
-from digittui.generate import GenerateConfig, Init, generate_many  # noqa: E402
+from digittui.generate import GenerateConfig, Init, generate_many, load_guide  # noqa: E402
 from digittui.paths import data_dir  # noqa: E402
 from digittui.spec import parse  # noqa: E402
 
@@ -48,6 +48,7 @@ def main() -> None:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type={"int": int, "float": float}[f.type], default=f.default,
                                 help=f"GenerateConfig.{f.name} (default: {f.default})")
     parser.add_argument("--no-robust", action="store_true", help="turn the jitter off (default: on)")
+    parser.add_argument("--guide", help="guide checkpoint (default: assets/guide.pt); 'cnn': the CNN guides itself")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (default: 0 = torch's choice, one per core)")
     args = parser.parse_args()
@@ -56,6 +57,7 @@ def main() -> None:
 
     cnn = checkpoints.load_default("cnn", args.cnn)[0].model
     vae = checkpoints.load_default("vae", args.vae)[0].model
+    guide = None if args.guide == "cnn" else checkpoints.load(args.guide, "cnn").model if args.guide else load_guide()
     reference = Reference(data_dir(args.data_dir))
     requests = [parse(str(d)) for d in range(10)]
 
@@ -66,7 +68,7 @@ def main() -> None:
                                    if hasattr(args, f.name)}, seed=seed)
         config.robust = not args.no_robust
         start, cpu_start = time.perf_counter(), time.process_time()
-        results = generate_many(requests, cnn, vae, config)
+        results = generate_many(requests, cnn, vae, config, guide=guide)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
         figures = reference.score({r.request.classes[0]: r.images for r in results})
@@ -83,7 +85,8 @@ def main() -> None:
             "samples_per_s": round(samples / seconds, 1), "steps": results[0].steps,
             "threads": torch.get_num_threads(),
             "judge_test_accuracy": torch.load(judge.WEIGHTS, weights_only=True)["test_accuracy"],
-            "config": {**asdict(config), "init": config.init.value}, "per_digit": figures["per_digit"],
+            "config": {**asdict(config), "init": config.init.value}, "guide": args.guide or "assets/guide.pt",
+            "per_digit": figures["per_digit"],
         }
         print(json.dumps(summary))
 

@@ -1,17 +1,16 @@
-"""Guided generation throughput: digittui's default settings vs the naive method, same models, same run.
+"""Guided generation against its baselines, same models, same run, same seeds: COUNT samples of each
+digit 0-9 by each method, then time, judge agreement, diversity and realism of each
+(benchmarks/generation_metrics.py defines them).
 
-Both generate COUNT samples of each digit 0-9 with the shipped CNN and VAE on one device:
+    naive      random z ~ N(0, I), decoded with a plain sigmoid, Adam (lr 0.05) for 200 steps on the
+               CNN's cross-entropy for the digit, no prior, no early stop, all samples in one batch
+    rejection  rejection sampling alone: --init picked's pool of draws and self-check, zero steps
+    picked     digittui generate --init picked (the pool, then the optimization)
+    random     digittui generate --init random (one N(0, I) draw per sample, the optimization alone)
 
-    digittui  generate_many at the default GenerateConfig (natural starts, prior, robustness copy,
-              early stop per sample)
-    naive     random z ~ N(0, I), decoded with a plain sigmoid, Adam (lr 0.05) for 200 steps on the
-              CNN's cross-entropy for the digit, no prior, no early stop, all samples in one batch
+Seconds: models loaded and warmed up, torch import excluded. Prints one JSON line per seed.
 
-and the independent judge (benchmarks/judge.pt) scores both. Prints one JSON line: seconds and
-samples/s of each (models loaded and warmed up, torch import excluded), judge agreement of each,
-and the throughput ratio.
-
-    python benchmarks/generation_speed.py [--device cpu] [--count 64]
+    python benchmarks/generation_speed.py [--device cpu] [--count 64] [--seeds 0 1 2 3 4]
     python benchmarks/generation_speed.py --device cuda --count 1000    # the 10,000-sample GPU figure
 """
 
@@ -27,11 +26,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import judge as judge_module  # noqa: E402  (the sibling file, not a package)
+from generation_metrics import Reference  # noqa: E402  (the sibling file, not a package)
 
 from digittui import checkpoints  # noqa: E402
 from digittui.device import describe, resolve  # noqa: E402
-from digittui.generate import GenerateConfig, generate_many  # noqa: E402
+from digittui.generate import GenerateConfig, Init, generate_many, load_guide  # noqa: E402
+from digittui.paths import data_dir  # noqa: E402
 from digittui.spec import parse  # noqa: E402
 
 NAIVE_STEPS, NAIVE_LR = 200, 0.05
@@ -66,7 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--count", type=int, default=64, help="samples per digit (default: 64, so 640 in all)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of both methods (default: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds, one run of each method each (default: 0)")
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads on the CPU (default: 0 = torch's choice)")
     args = parser.parse_args()
@@ -75,34 +76,35 @@ def main() -> None:
     device = resolve(args.device, required=True).device
     cnn = checkpoints.load_default("cnn")[0].model.to(device).eval()
     vae = checkpoints.load_default("vae")[0].model.to(device).eval()
+    guide = load_guide(device)
     for p in [*cnn.parameters(), *vae.parameters()]:
         p.requires_grad_(False)  # only the latents are optimized
-    judge = judge_module.load()
+    reference = Reference(data_dir(args.data_dir))
     requests = [parse(str(d)) for d in range(10)]
     digits = torch.arange(10, device=device).repeat_interleave(args.count)  # [10 * count]
 
-    # Warm-up of both paths: kernel selection and allocator growth are paid once per process.
-    generate_many(requests, cnn, vae, GenerateConfig(count=2, steps=2))
-    naive(cnn, vae, digits[:: args.count], args.seed)
+    def ours(init: Init, seed: int, **overrides):
+        config = GenerateConfig(count=args.count, init=init, seed=seed, **overrides)
+        return lambda: torch.cat([r.images for r in generate_many(requests, cnn, vae, config, guide=guide)])
 
-    results, ours_s = timed(lambda: generate_many(requests, cnn, vae, GenerateConfig(count=args.count,
-                                                                                    seed=args.seed)), device)
-    ours_images = torch.cat([r.images for r in results])
-    naive_images, naive_s = timed(lambda: naive(cnn, vae, digits, args.seed), device)
+    # Warm-up of every path: kernel selection and allocator growth are paid once per process.
+    for init in Init:
+        generate_many(requests, cnn, vae, GenerateConfig(count=2, steps=2, init=init), guide=guide)
+    naive(cnn, vae, digits[:: args.count], 0)
 
-    truth = digits.cpu()
-    n = len(truth)
-    out = {"benchmark": "generation_speed", "device": describe(device), "samples": n,
-           "threads": torch.get_num_threads() if device.type == "cpu" else None,
-           "digittui": {"seconds": round(ours_s, 3), "samples_per_s": round(n / ours_s, 1),
-                        "steps": results[0].steps,
-                        "judge_agreement": round(float((judge_module.predict(judge, ours_images) == truth)
-                                                       .float().mean()), 4)},
-           "naive": {"seconds": round(naive_s, 3), "samples_per_s": round(n / naive_s, 1), "steps": NAIVE_STEPS,
-                     "judge_agreement": round(float((judge_module.predict(judge, naive_images) == truth)
-                                                    .float().mean()), 4)}}
-    out["throughput_ratio"] = round(naive_s / ours_s, 2)
-    print(json.dumps(out))
+    for seed in args.seeds:
+        methods = {"naive": lambda: naive(cnn, vae, digits, seed),
+                   "rejection": ours(Init.PICKED, seed, steps=0),
+                   "picked": ours(Init.PICKED, seed), "random": ours(Init.RANDOM, seed)}
+        out = {"benchmark": "generation_speed", "device": describe(device), "seed": seed,
+               "samples": len(digits), "threads": torch.get_num_threads() if device.type == "cpu" else None}
+        for name, run in methods.items():
+            images, seconds = timed(run, device)
+            figures = reference.score({d: images[digits.cpu() == d] for d in range(10)})
+            out[name] = {"seconds": round(seconds, 3), "samples_per_s": round(len(digits) / seconds, 1),
+                         **{k: v for k, v in figures.items() if k != "per_digit"},
+                         "worst_digit": min(figures["per_digit"], key=lambda d: figures["per_digit"][d]["agreement"])}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,13 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10
     return affine(x, angle, s, shift)
 
 
+def add_noise(x: torch.Tensor, most: float, generator: torch.Generator) -> torch.Tensor:
+    """x [B, 1, H, W] plus Gaussian noise whose standard deviation is drawn per image, uniformly in
+    [0, most]: clean, faint and heavily noised images in every batch. Drawn like `augment`'s."""
+    sigma = torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=generator.device) * most
+    return x + sigma.to(x.device) * torch.randn(x.shape, generator=generator, device=generator.device).to(x.device)
+
+
 def affine(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate each image of a float batch [B, 1, H, W] by angle [B] (radians), scale it by scale [B]
     and shift it by shift [B, 2] (in [-1, 1] grid units, x then y); bilinear, zeros outside."""

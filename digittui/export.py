@@ -277,6 +277,40 @@ def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int
                                                        loop=0))
 
 
+def save_journey_gif(path: str | os.PathLike, frames, confidence, steps: Sequence[int],
+                     columns: int | None = None, duration_ms: int = 150, scale: int = 4) -> Path:
+    """Guided generation as an animated GIF, looping: frames [T, N, H, W] (every sample in a grid)
+    from step 0 to the result, the step above the grid and the CNN's confidence [T, N] under each
+    sample. The result is held three times as long."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    array = np.asarray(frames, dtype=np.float32)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if array.ndim != 4 or len(array) == 0 or confidence.shape != array.shape[:2] or len(steps) != len(array):
+        raise ExportError(f"expected frames [T, N, H, W] with confidence [T, N] and T steps, got "
+                          f"{list(array.shape)}, {list(confidence.shape)} and {len(steps)}")
+    _, n, h, w = array.shape
+    columns = columns or _columns(n, h, w)
+    band = 4  # pixels (before scaling) above the grid and under each row, for the text
+    font = ImageFont.load_default(size=3 * scale)
+    images = []
+    for frame, conf, step in zip(array, confidence, steps):
+        grid = np.pad(mosaic(frame, columns, strip=band), ((band, 0), (0, 0)))
+        image = Image.fromarray((np.clip(grid, 0, 1) * 255).round().astype(np.uint8))
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+        draw = ImageDraw.Draw(image)
+        draw.text((2, 0), f"step {step}" + (" (result)" if step == steps[-1] else ""), fill=255, font=font)
+        for i, c in enumerate(conf.tolist()):
+            r, col = divmod(i, columns)
+            draw.text((col * (w + 2) * scale, (band + r * (h + band + 2) + h) * scale), f"{c:.2f}",
+                      fill=200, font=font)
+        images.append(image)
+    durations = [duration_ms] * (len(images) - 1) + [duration_ms * 3]
+    return _write(path, "GIF", lambda p: images[0].save(p, format="GIF", save_all=True,
+                                                       append_images=images[1:], duration=durations,
+                                                       loop=0))
+
+
 def save_images(directory: str | os.PathLike, images: Sequence, names: Sequence[str],
                 overwrite: bool = False, scale: int = 4) -> list[Path]:
     """Each image [H, W] (their sizes may differ) as its own PNG, light ink on black, `scale` times

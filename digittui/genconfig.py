@@ -34,9 +34,9 @@ INIT_HELP = {Init.RANDOM: "each sample starts from one random latent; the CNN's 
 class GenerateConfig:
     count: int = 16  # samples per request
     init: Init = Init.PICKED  # where each latent starts (Init)
-    steps: int = 30  # most Adam steps; samples that reach stop_confidence freeze earlier
-    lr: float = 0.2  # Adam step size in latent space (N(0, I) has unit scale per coordinate)
-    prior_weight: float = 0.05  # weight of the prior term: higher keeps latents where N(0, I) draws lie
+    steps: int = 80  # most Adam steps; samples that reach stop_confidence freeze earlier
+    lr: float = 0.3  # Adam step size in latent space (N(0, I) has unit scale per coordinate)
+    prior_weight: float = 0.4  # weight of the prior -log N(z; 0, I): higher keeps latents where the VAE's draws lie
     seed: int = 0  # same seed, same images
     stop_confidence: float = 0.9999  # freeze a sample once p(target) reaches this (hybrid: both >= half)
     robust: bool = True  # also score a randomly shifted / rotated copy of each image every step

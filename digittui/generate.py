@@ -1,50 +1,56 @@
 """Classifier-guided generation: search the VAE's latent space for images the CNN reads as the target.
 
-Each sample is a latent z (16 numbers) decoded by the VAE into a 28x28 image. Its objective, minimised
-with Adam on a batch of latents in parallel:
+Each sample is a latent z (16 numbers) decoded by the VAE into a 28x28 image x(z). Adam minimises,
+for a batch of latents in parallel,
 
-    loss(z) = - target log-probability of the CNN on decode(z)                  (the guidance)
-              - the same on a randomly shifted / rotated / scaled copy            (config.robust)
-              + prior_weight * (|z|^2 / 2 - (D - 1) log |z|)                     (stay where N(0, I) draws lie)
+    loss(z) = - guidance(T(x(z)))                  T: a random small rotation, scaling and shift,
+                                                   a new one each step (config.robust)
+              + prior_weight * |z|^2 / 2           -log N(z; 0, I): the VAE's own prior
 
-The target log-probability depends on the request (see digittui.spec):
-    digit d       log p(d)
+which is the negative log of p(target | x(z)) p(z)^prior_weight: the most probable latents of the
+target under the VAE. The guidance term depends on the request (see digittui.spec):
+    digit d       the log-odds of d, log p(d) - log(1 - p(d)), which keeps rising as p(d) nears 1 (log p
+                  flattens there, and the prior would hold the sample on the border of its class, where
+                  shapes are ambiguous)
     number        each digit position is its own latent with its own digit; all optimized together
     hybrid a+b    log p(a) + log p(b): largest where p(a) = p(b) = 0.5, so neither digit wins
-    class:k       log p(k) for an output unit that no training example ever targeted: training only
-                  ever pushed such units down, so this asks what the CNN's leftover weights respond to.
-                  The result reports p(k) and, honestly, the digit the CNN actually sees
+    class:k       the log-odds of an output unit that no training example ever targeted: training
+                  only ever pushed such units down, so this asks what the CNN's leftover weights
+                  respond to. The result reports p(k) and, honestly, the digit the CNN actually sees
                   (`predicted`, `probs`); p(k) often stays low, because the VAE can only draw
                   digit-like images and the CNN learnt to give those to the digits.
 
-Starts (config.init): Init.RANDOM takes one N(0, I) draw per sample as it comes, and only the
-optimization changes it. Init.PICKED (the default) draws a pool and starts each sample from a draw
-that the CNN already reads as the target (`init_candidates` per sample and digit).
+Who guides: p comes from the guide (assets/guide.pt, `load_guide`), a CNN trained with Gaussian pixel
+noise (`digittui train cnn --noise 0.5`). A classifier trained only on clean digits is confident far
+from any digit, so the path its gradient draws through the latent space from a random start often
+stalls on a wrong shape or ends on a blend it alone believes in; a noise-trained one has input
+gradients that add and remove strokes (Santurkar et al. 2019, "Image Synthesis with a Single (Robust)
+Classifier"). The CNN, the classifier the user trusts, decides when a sample is done and gives every
+reported confidence; for class:k it also guides, as the experiment is about its own unit. Without a
+guide file the CNN guides itself.
 
-Why picked starts beat random z + cross-entropy: each is a natural digit of its class and as varied
-as the VAE's own; a sample freezes as soon as both its image and a jittered
-copy reach `stop_confidence`, which keeps it from drifting into an adversarial corner and saves
-compute; the prior keeps the others in the region the decoder was trained on; and decoded images
-are sharpened (`sharpness`) towards MNIST's nearly black-and-white strokes.
-
-The self-check on starts: a draw the CNN reads as the target can still be an ambiguous shape that
-another reader takes for a different digit. Such draws tend to lose the CNN's verdict under small
-warps, so each candidate start is also classified under eight fixed ones (`CHECKS`: +-12 degrees,
-scale 0.9 / 1.1, a 1.5-pixel diagonal shift, every combination). Draws that keep the target at
-`stop_confidence` under all eight are taken first, in random order (which keeps them as varied as
-the VAE's digits); then those that passed the most checks. Measured with the independent judge on
-seeds 0-39 x 640 digits: 103 misread before, 13 with the check (benchmarks/RESULTS.md).
-
+A sample is done, and freezes, once the CNN gives the target `stop_confidence` on its image and on a
+jittered copy (a verdict that a small warp overturns is not kept); frozen samples cost nothing more.
 Each row ends on the best latent it reached (the highest confidence over the image and its jittered
 copy), not the last: a hybrid's optimum p(a) = p(b) = 0.5 is a knife edge that Adam steps across.
+Decoded images are sharpened (`sharpness`) towards MNIST's nearly black-and-white strokes.
+
+Starts (config.init): Init.RANDOM takes one N(0, I) draw per sample as it comes, and only the
+optimization changes it: noise becomes the digit. Init.PICKED draws a pool (`init_candidates` per
+sample and digit) and starts each sample from a draw that the CNN already reads as the target and
+that keeps that reading under eight fixed warps (`CHECKS`: +-12 degrees, scale 0.9 / 1.1, a 1.5-pixel
+diagonal shift, every combination), in random order (which keeps them as varied as the VAE's digits);
+then those that passed the most checks: rejection sampling, polished by the same optimization.
 
 Confidence per sample: digit p(d); number the product over its digits (all read right); hybrid
-min(p(a), p(b)), at most 0.5; class p(k). Same seed, same requests -> same images (on CUDA, the same
-up to the last bits, since grid_sample's backward there adds with atomics; tests/test_gpu.py).
+min(p(a), p(b)), at most 0.5; class p(k). Each result carries its journey: frames from step 0 to the
+end with the CNN's confidence in each. Same seed, same requests -> same images (on CUDA, the same up
+to the last bits, since grid_sample's backward there adds with atomics; tests/test_gpu.py).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -76,7 +82,9 @@ class Generated:
     confidence: torch.Tensor  # CPU float32 [N], see the module docstring
     probs: torch.Tensor  # CPU float32 [N, positions, num_outputs]: the CNN's softmax per digit position
     predicted: torch.Tensor  # CPU int64 [N, positions]: the CNN's most probable digit (0-9) per position
-    trajectory: torch.Tensor  # CPU float32 [T, N, H, W]: snapshots from the start to the result
+    trajectory: torch.Tensor  # CPU float32 [T, N, H, W]: frames from the start (step 0) to the result
+    trajectory_confidence: torch.Tensor  # CPU float32 [T, N]: the CNN's confidence in each frame
+    trajectory_steps: list[int]  # [T]: the step of each frame
     steps: int  # steps actually run
     cancelled: bool = False  # should_stop() ended the run early; the images are where it stopped
 
@@ -95,13 +103,20 @@ def _targets(requests: Sequence[Request], count: int) -> tuple[torch.Tensor, tor
     return torch.tensor(pairs, dtype=torch.long), torch.tensor(owner, dtype=torch.long)
 
 
-def _score(log_probs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """log_probs [B, C], targets [B, 2] -> (objective to maximise [B], confidence [B]).
+def _objective(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log_probs [B, C], targets [B, 2] -> [B], what the guidance maximises.
 
-    Single target: both columns name it, so the objective is 2 log p (the same optimum) and the
-    confidence p. Hybrid: log p(a) + log p(b), confidence min(p(a), p(b))."""
+    One target (both columns name it): its log-odds log p - log(1 - p). Unlike log p, it keeps
+    rising as p nears 1, so the prior cannot hold a sample at the edge of its class, where the
+    shapes are ambiguous. Hybrid: log p(a) + log p(b), largest at p(a) = p(b) = 0.5."""
     picked = log_probs.gather(1, targets)  # [B, 2]
-    return picked.sum(1), picked.min(1).values.exp()
+    others = log_probs.scatter(1, targets[:, :1], float("-inf")).logsumexp(1)  # log(1 - p(first))
+    return torch.where(targets[:, 0] == targets[:, 1], picked[:, 0] - others, picked.sum(1))
+
+
+def _confidence(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log_probs [B, C], targets [B, 2] -> [B]: p(target), or min(p(a), p(b)) for a hybrid."""
+    return log_probs.gather(1, targets).min(1).values.exp()
 
 
 def _decode(vae: VAE, z: torch.Tensor, sharpness: float) -> torch.Tensor:
@@ -111,12 +126,30 @@ def _decode(vae: VAE, z: torch.Tensor, sharpness: float) -> torch.Tensor:
 
 
 def _prior(z: torch.Tensor) -> torch.Tensor:
-    """[B, D] -> [B]: -log density of |z| when z ~ N(0, I), up to a constant: r^2/2 - (D-1) log r.
+    """[B, D] -> [B]: -log N(z; 0, I) up to a constant, the VAE's prior."""
+    return 0.5 * z.pow(2).sum(1)
 
-    Not -log N(z; 0, I) itself, whose minimum is z = 0: in 16 dimensions draws lie near the shell
-    |z| = sqrt(D), and the origin decodes to an atypical, blurry average of all digits."""
-    r2 = z.pow(2).sum(1).clamp_min(1e-6)
-    return 0.5 * r2 - 0.5 * (z.shape[1] - 1) * r2.log()
+
+class RowAdam:
+    """Adam (Kingma & Ba, 2015) on the rows of a batch of latents, stepping only the rows it is
+    given: a frozen row keeps its latent and costs nothing. Each row counts its own steps."""
+
+    def __init__(self, z: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.z, self.lr, self.betas, self.eps = z, lr, betas, eps
+        self.m, self.v = torch.zeros_like(z), torch.zeros_like(z)  # [R, D] each
+        self.t = torch.zeros(len(z), 1, device=z.device)  # [R, 1]
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        """rows [A] (indices), grad [A, D]: one step down the gradient for each of those rows."""
+        b1, b2 = self.betas
+        self.t[rows] += 1
+        self.m[rows] = b1 * self.m[rows] + (1 - b1) * grad
+        self.v[rows] = b2 * self.v[rows] + (1 - b2) * grad * grad
+        t = self.t[rows]
+        m_hat, v_hat = self.m[rows] / (1 - b1 ** t), self.v[rows] / (1 - b2 ** t)
+        self.z[rows] -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
 
 
 # The self-check's warps: (degrees, scale, shift in pixels along both axes). Within the range the
@@ -141,7 +174,7 @@ def checks_passed(images: torch.Tensor, targets: torch.Tensor, threshold: torch.
     for warp in CHECKS:
         if len(alive) == 0:
             break
-        conf = _score(F.log_softmax(cnn(_warp(images[alive], *warp)).float(), 1), targets[alive])[1]
+        conf = _confidence(F.log_softmax(cnn(_warp(images[alive], *warp)).float(), 1), targets[alive])
         alive = alive[conf >= threshold[alive]]
         passed[alive] += 1
     return passed
@@ -175,7 +208,8 @@ def _initial_latents(targets: torch.Tensor, threshold: torch.Tensor, cnn: CNN, v
     pairs, group = targets.unique(dim=0, return_inverse=True)  # [G, 2], [R]
     for g, pair in enumerate(pairs):
         members = (group == g).nonzero().squeeze(1)
-        score, conf = (t.cpu() for t in _score(log_probs, pair.to(device).expand(len(pool), 2)))  # [P] each
+        pairs_p = pair.to(device).expand(len(pool), 2)
+        score, conf = _objective(log_probs, pairs_p).cpu(), _confidence(log_probs, pairs_p).cpu()  # [P] each
         likely = conf >= threshold[members[0]] * 0.9
         good = (free & likely).nonzero().squeeze(1)
         good = good[torch.randperm(len(good), generator=generator)]
@@ -208,17 +242,56 @@ def _combine(conf: torch.Tensor, requests: Sequence[Request], owner: torch.Tenso
     return [conf[owner == i].view(count, r.positions).prod(1) for i, r in enumerate(requests)]
 
 
+@functools.lru_cache(maxsize=4)
+def load_guide(device: torch.device | str = "cpu") -> CNN | None:
+    """The shipped guide (assets/guide.pt, see the module docstring) on `device`, loaded once, or None
+    when the file is missing: then the CNN guides itself."""
+    from digittui import checkpoints, paths
+
+    path = paths.shipped_checkpoint("guide")
+    return checkpoints.load(path, "cnn", device).model if path.is_file() else None
+
+
+def _guidance(images: torch.Tensor, targets: torch.Tensor, own_unit: torch.Tensor, cnn: CNN,
+              guide: CNN) -> torch.Tensor:
+    """images [B, 1, 28, 28], targets [B, 2], own_unit [B] -> the objective's guidance term [B]. The
+    guide steers digits, numbers and hybrids; a row asking for one of the CNN's unlearned units
+    (own_unit) is steered by the CNN itself, since the experiment is about that network's unit."""
+    objective = _objective(F.log_softmax(guide(images).float(), 1), targets)
+    if guide is not cnn and bool(own_unit.any()):
+        mine = own_unit.nonzero().squeeze(1)
+        objective = objective.index_put((mine,), _objective(F.log_softmax(cnn(images[mine]).float(), 1), targets[mine]))
+    return objective
+
+
+@torch.no_grad()
+def _verdict(images: torch.Tensor, jittered: torch.Tensor, targets: torch.Tensor, threshold: torch.Tensor,
+             cnn: CNN) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CNN's confidence [A] in the images, and the lower of it and its confidence in their
+    jittered copies [A]. A copy is only classified when its image passes the threshold: for the
+    others the image's own confidence already says "not yet"."""
+    clean = _confidence(F.log_softmax(cnn(images).float(), 1), targets)
+    worst = clean.clone()
+    sure = (clean >= threshold).nonzero().squeeze(1)
+    if jittered is not images and len(sure):
+        copies = _confidence(F.log_softmax(cnn(jittered[sure]).float(), 1), targets[sure])
+        worst[sure] = torch.minimum(clean[sure], copies)
+    return clean, worst
+
+
 def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: GenerateConfig | None = None,
-                  on_step: Callable[[GenerateStep], None] | None = None,
+                  guide: CNN | None = None, on_step: Callable[[GenerateStep], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> list[Generated]:
-    """All requests in one batched optimization; one Generated per request, in order."""
+    """All requests in one batched optimization; one Generated per request, in order. `guide`
+    supplies the gradients (default: the CNN itself; see the module docstring)."""
     config = config or GenerateConfig()
     requests = list(requests)
     if not requests:
         return []
+    guide = guide if guide is not None else cnn
     device = next(cnn.parameters()).device
-    cnn.eval()
-    vae.eval()
+    for model in (cnn, vae, guide):
+        model.eval()
     generator = torch.Generator().manual_seed(config.seed)  # CPU: same draws on every device
     targets, owner = _targets(requests, config.count)  # [R, 2], [R]
     rows = targets.shape[0]
@@ -226,19 +299,17 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
                             config.stop_confidence / 2)  # [R]: hybrids top out at 0.5
     z, images, log_probs = _initial_latents(targets, threshold, cnn, vae, config, generator)
     targets_d, threshold = targets.to(device), threshold.to(device)
-    conf = _score(log_probs, targets_d)[1]  # [R]
-    # Adam's moments, kept by hand so that frozen rows cost nothing: only active rows are decoded.
-    m, v = torch.zeros_like(z), torch.zeros_like(z)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    own_unit = torch.tensor([r.kind == "class" for r in requests])[owner].to(device)  # [R]
+    conf = _confidence(log_probs, targets_d)  # [R]
+    optimizer = RowAdam(z, config.lr)
     active = torch.ones(rows, dtype=torch.bool, device=device)  # [R]
-    copies = 2 if config.robust else 1  # the image, and its jittered copy
-    trajectory: list[list[torch.Tensor]] = []  # per snapshot, per request [N, H, W]
+    frames: list[tuple[int, list[torch.Tensor], list[torch.Tensor]]] = []  # (step, per request [N, H, W], [N])
 
     def report(step: int) -> None:
         per_request = _assemble(images.cpu(), requests, owner, config.count)
-        trajectory.append(per_request)
+        confidence = _combine(conf.cpu(), requests, owner, config.count)
+        frames.append((step, per_request, confidence))
         if on_step is not None:
-            confidence = _combine(conf.cpu(), requests, owner, config.count)
             frozen = (~active).cpu()
             for i, request in enumerate(requests):
                 done = int(frozen[owner == i].view(config.count, request.positions).all(1).sum())
@@ -254,32 +325,24 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
         idx = active.nonzero().squeeze(1)  # [A]
         za = z[idx].requires_grad_(True)  # [A, D]
         x = _decode(vae, za, config.sharpness)  # [A, 1, 28, 28]
-        batch = torch.cat([x, augment(x, generator, config.jitter_degrees, config.jitter_shift)]) \
-            if config.robust else x  # [copies * A, 1, 28, 28]
-        objective, confidence = _score(F.log_softmax(cnn(batch).float(), 1), targets_d[idx].repeat(copies, 1))
+        # The guidance sees a randomly warped copy: over the steps, the expectation over warps.
+        jittered = augment(x, generator, config.jitter_degrees, config.jitter_shift) if config.robust else x
+        objective = _guidance(jittered, targets_d[idx], own_unit[idx], cnn, guide)  # [A]
         loss = -objective.sum() + config.prior_weight * _prior(za).sum()
         (grad,) = torch.autograd.grad(loss, za)  # [A, D]; no gradients for the networks' weights
 
         step += 1
         with torch.no_grad():
-            a = idx.shape[0]
-            images[idx] = x[:, 0].detach()
-            conf[idx] = confidence[:a].detach()
-            # A row is done when the image and its jittered copy both pass: its verdict is not fragile.
-            worst = confidence.view(copies, a).min(0).values  # [A]
+            x, jittered = x.detach(), jittered.detach()
+            images[idx] = x[:, 0]
+            # A row is done when the CNN passes the image and its jittered copy: its verdict is not fragile.
+            conf[idx], worst = _verdict(x, jittered, targets_d[idx], threshold[idx], cnn)  # [A] each
             passed = worst >= threshold[idx]  # [A]
             active[idx[passed]] = False
             better = worst > best[idx]
             best[idx[better]] = worst[better]
             best_z[idx[better]] = za[better].detach()
-            # Adam on the rows still going; the done ones keep the latent they were judged on.
-            keep = idx[~passed]
-            g = grad[~passed]
-            m[keep] = beta1 * m[keep] + (1 - beta1) * g
-            v[keep] = beta2 * v[keep] + (1 - beta2) * g * g
-            m_hat = m[keep] / (1 - beta1 ** step)
-            v_hat = v[keep] / (1 - beta2 ** step)
-            z[keep] = z[keep] - config.lr * m_hat / (v_hat.sqrt() + eps)
+            optimizer.step(idx[~passed], grad[~passed])  # the done rows keep the latent they were judged on
         if step % config.report_every == 0 and step < config.steps and bool(active.any()):
             report(step)  # (the last step's report comes after the final evaluation)
 
@@ -288,12 +351,10 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
     with torch.no_grad():
         images = _decode(vae, z, config.sharpness)[:, 0]  # [R, 28, 28]
         probs = torch.softmax(cnn(images[:, None]).float(), 1)  # [R, C]
-        conf = _score(probs.clamp_min(1e-30).log(), targets_d)[1]
-    report(step)  # the last snapshot is the result
+        conf = _confidence(probs.clamp_min(1e-30).log(), targets_d)
+    report(step)  # the last frame is the result
 
     results = []
-    confidence = _combine(conf.cpu(), requests, owner, config.count)
-    per_request = trajectory[-1]
     digits = cnn.config.num_classes
     for i, request in enumerate(requests):
         rows_i = owner == i
@@ -301,12 +362,14 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
         row_probs = probs.cpu()[rows_i].view(config.count, p, -1)  # [N, positions, C]
         results.append(Generated(
             request=request,
-            images=per_request[i],
+            images=frames[-1][1][i],
             latents=z.cpu()[rows_i].view(config.count, p, -1),
-            confidence=confidence[i],
+            confidence=frames[-1][2][i],
             probs=row_probs,
             predicted=row_probs[..., :digits].argmax(-1),
-            trajectory=torch.stack([t[i] for t in trajectory]),
+            trajectory=torch.stack([f[1][i] for f in frames]),
+            trajectory_confidence=torch.stack([f[2][i] for f in frames]),
+            trajectory_steps=[f[0] for f in frames],
             steps=step,
             cancelled=cancelled,
         ))

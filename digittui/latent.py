@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from digittui.spec import Request
 
 
-def _device(vae: VAE) -> torch.device:
-    return next(vae.parameters()).device
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -60,9 +60,9 @@ def morph(vae: VAE, z_a: torch.Tensor, z_b: torch.Tensor, steps: int = 16,
 def morph_generated(a: "Request", b: "Request", cnn: CNN, vae: VAE, config: "GenerateConfig",
                     steps: int = 16, spherical: bool = True) -> torch.Tensor:
     """Generate one image for each request (guided, with `config`), then morph between their latents."""
-    from digittui.generate import generate_many
+    from digittui.generate import generate_many, load_guide
 
-    ends = generate_many([a, b], cnn, vae, replace(config, count=1))
+    ends = generate_many([a, b], cnn, vae, replace(config, count=1), guide=load_guide(_device(cnn)))
     return morph(vae, ends[0].latents[0, 0], ends[1].latents[0, 0], steps, spherical)
 
 

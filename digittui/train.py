@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from digittui import calibration, checkpoints, distort, limits, outliers, weights
-from digittui.data import Digits, augment, batches_per_epoch, epoch_batches, load_mnist
+from digittui.data import Digits, add_noise, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DataError, DeviceError, HomeError, LimitError, WriteError
 from digittui.evaluate import cnn_metrics, cnn_predictions, vae_metrics
@@ -43,6 +43,8 @@ class TrainConfig:
     lr: float = 0.0  # peak learning rate of the one-cycle schedule; 0 = the kind's default
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     augment: bool = False  # random small rotations / scalings / shifts of each batch (CNN)
+    noise: float = 0.0  # CNN: add Gaussian pixel noise, its deviation drawn per image up to this. A CNN
+    # trained so has input gradients that point at strokes: guided generation's guide (generate.py)
     seed: int = 1  # same seed, same run
     device: str = "auto"  # auto | cuda | mps | cpu
     log_every: int = 20  # steps between loss readings (each reading waits for the GPU)
@@ -298,7 +300,7 @@ def _restore(config: TrainConfig, output: Path, resume: bool):
         return 0, build_model(config), None, None
     ckpt = checkpoints.load(output, config.kind)
     saved = ckpt.train
-    for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "weight_decay", "ema", "wild",
+    for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "noise", "weight_decay", "ema", "wild",
                 "outliers", "holdout"):
         if key in saved and saved[key] != getattr(config, key):
             raise CheckpointError(
@@ -387,12 +389,14 @@ def _split_holdout(digits: Digits, holdout: int) -> tuple[Digits, Digits | None]
 
 def _batch(config: TrainConfig, data: Digits, index: torch.Tensor, generator: torch.Generator,
            bank: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch (images, labels) as trained on: augmented; its first `wild` share distorted (the
+    """One batch (images, labels) as trained on: augmented, noised; its first `wild` share distorted (the
     order is already random); then, with outlier exposure, an eighth of its size in letters from
     `bank` (augmented too) and an eighth in scribbles, labelled -1."""
     x, y = data.float_images(index), data.labels[index]
     if config.augment:
         x = augment(x, generator)
+    if config.noise and config.kind == "cnn":
+        x = add_noise(x, config.noise, generator)
     wild = round(config.wild * x.shape[0])
     if wild:
         x = torch.cat([distort.wild(x[:wild], generator), x[wild:]])

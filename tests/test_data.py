@@ -7,7 +7,7 @@ import struct
 import pytest
 import torch
 
-from digittui.data import augment, batches_per_epoch, epoch_batches, load_mnist
+from digittui.data import add_noise, augment, batches_per_epoch, epoch_batches, load_mnist
 from digittui.errors import DataError
 
 
@@ -184,3 +184,12 @@ def test_an_unreadable_data_folder_is_named(tiny_mnist, monkeypatch):
     monkeypatch.setattr(os, "stat", stat)
     with pytest.raises(DataError, match="cannot read the data folder .*permission denied"):
         load_mnist(tiny_mnist, download=True)  # refused before any download is tried
+
+
+def test_add_noise_draws_a_deviation_per_image_up_to_the_most():
+    x = torch.full((64, 1, 28, 28), 0.5)
+    a = add_noise(x, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(a, add_noise(x, 0.5, torch.Generator().manual_seed(0)))
+    spread = (a - x).flatten(1).std(1)  # [64]: each image's own deviation, measured over 784 pixels
+    assert float(spread.max()) < 0.5 * 1.15 and float(spread.min()) < 0.1  # some nearly clean
+    assert float(spread.median()) == pytest.approx(0.25, abs=0.06)  # uniform in [0, 0.5]

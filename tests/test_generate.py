@@ -43,7 +43,11 @@ def test_shapes(models, spec, width, positions):
     assert result.confidence.shape == (n,)
     assert result.trajectory.shape[1:] == (n, 28, width) and result.trajectory.shape[0] >= 2
     torch.testing.assert_close(result.trajectory[-1], result.images)
-    assert isinstance(verdict(result), str)
+    # The journey: a frame every report_every steps from step 0, the result last, each with the
+    # CNN's confidence in it.
+    assert result.trajectory_steps[0] == 0 and result.trajectory_steps[-1] == result.steps
+    assert result.trajectory_confidence.shape == (result.trajectory.shape[0], n)
+    torch.testing.assert_close(result.trajectory_confidence[-1], result.confidence)
 
 
 def test_confidence_definitions(models):
@@ -129,8 +133,10 @@ def _trained_weights() -> tuple[Path, Path] | None:
 
 
 @pytest.mark.mnist
-def test_judge_recognises_generated_digits():
-    """The benchmark's independent judge (an MLP) agrees with what was asked for."""
+@pytest.mark.parametrize("init", list(Init))
+def test_judge_recognises_generated_digits(init):
+    """The benchmark's independent judge (LeNet-5) agrees with what was asked for, from random starts
+    as from picked ones."""
     weights = _trained_weights()
     if weights is None:
         pytest.skip("no trained weights: assets/cnn.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
@@ -140,7 +146,10 @@ def test_judge_recognises_generated_digits():
     import judge
 
     cnn, vae = (checkpoints.load(path, kind).model for path, kind in zip(weights, ("cnn", "vae")))
-    results = generate_many([parse(str(d)) for d in range(10)], cnn, vae, GenerateConfig(count=16))
+    from digittui.generate import load_guide
+
+    results = generate_many([parse(str(d)) for d in range(10)], cnn, vae, GenerateConfig(count=16, init=init),
+                            guide=load_guide())
     agree = torch.cat([(judge.predict(judge.load(), r.images) == r.request.classes[0]).float() for r in results])
     assert float(agree.mean()) >= 0.97
 
@@ -192,6 +201,10 @@ def test_cli_generate_writes_every_sample(tmp_path, tiny_checkpoints, capsys):
         assert data["images"].shape == (30, 28, 28)
         assert np.bincount(data["targets"]).tolist() == [3] * 10
     assert (tmp_path / "grid.png").is_file() and (tmp_path / "anim.gif").is_file()
+    from PIL import Image
+
+    with Image.open(tmp_path / "anim.gif") as gif:  # steps 0 and 2: the start and the result
+        assert gif.n_frames == 2
     assert "digit 9" in capsys.readouterr().out
     assert main(args) == 0  # again: nothing overwritten
     assert (tmp_path / "out-1.npz").is_file() and (tmp_path / "grid-1.png").is_file()
@@ -252,7 +265,7 @@ def _made_up(spec: str, probs: list[list[list[float]]]) -> "Generated":
     return Generated(request=request, images=torch.zeros(n, 28, 28 * positions), latents=torch.zeros(n, positions, 4),
                      confidence=p[:, 0, target] if request.kind != "number" else p.amax(-1).prod(1),
                      probs=p, predicted=p[..., :10].argmax(-1), trajectory=torch.zeros(1, n, 28, 28 * positions),
-                     steps=1)
+                     trajectory_confidence=torch.zeros(1, n), trajectory_steps=[0], steps=1)
 
 
 def _one_hot(*digits: int, p: float = 1.0) -> list[float]:
@@ -333,3 +346,24 @@ def test_cli_generate_shows_the_samples_in_a_terminal(tiny_checkpoints, tmp_path
     text = shown(80, ["generate", "7", "-n", "5", "--steps", "1"])
     assert "digit 7: 5 of 5" in text and text.count("▀") == 5 * 14 * 7
     assert "▀" not in shown(100, ["generate", "7", "-n", "2", "--steps", "1", "-o", str(tmp_path / "g.png")])
+
+
+def test_the_guide_steers_digits_and_the_cnn_its_own_units(models):
+    """With a guide, a digit's path follows the guide's gradients; a class:k request follows the
+    CNN's, whatever the guide."""
+    cnn, vae = models
+    guides = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        guides.append(CNN(SMALL_CNN).eval())
+        guides[-1].fc2.weight.data *= 30  # untrained logits are nearly equal; spread them so gradients bite
+    config = quick(count=4, steps=6, init=Init.RANDOM, stop_confidence=1.01)
+    digit_1, unit_1 = generate_many([parse("4"), parse("class:11")], cnn, vae, config, guide=guides[0])
+    digit_2, unit_2 = generate_many([parse("4"), parse("class:11")], cnn, vae, config, guide=guides[1])
+    # Frame 1 is step 5 on the way (the result is each row's best latent by the CNN's reading, which
+    # for this untrained CNN may be the start).
+    assert not torch.allclose(digit_1.trajectory[1], digit_2.trajectory[1])
+    torch.testing.assert_close(unit_1.trajectory, unit_2.trajectory)
+    with torch.no_grad():  # and the guide's own reading of its target rose
+        p = [torch.softmax(guides[0](x[:, None]), 1)[:, 4].mean() for x in digit_1.trajectory[:2]]
+    assert float(p[1]) > float(p[0])

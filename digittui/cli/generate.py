@@ -40,7 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--output", "-o", metavar="PNG", help="write a PNG grid of the samples (default: none)")
     p.add_argument("--npz", metavar="FILE",
                    help="write images, targets and confidences as a numpy .npz (default: none)")
-    p.add_argument("--gif", metavar="FILE", help="write an animated GIF of the optimization (default: none)")
+    p.add_argument("--gif", metavar="FILE", help="write an animated GIF of the optimization, from step 0 to "
+                                                 "the result, with the CNN's confidence under each sample "
+                                                 "(default: none)")
     p.add_argument("--images", metavar="DIR",
                    help="write each sample as its own PNG in DIR, without captions, named SPEC-N.png: "
                         "what `digittui classify` reads back (default: none)")
@@ -74,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from digittui.generate import GenerateConfig, generate_many, verdict
+    import numpy as np
 
-    _, loaded = load_models(args, "cnn", "vae")
+    from digittui.generate import GenerateConfig, generate_many, load_guide, verdict
+
+    device, loaded = load_models(args, "cnn", "vae")
     cnn, vae = (ckpt.model for ckpt, _ in loaded)
     requests = parse_many(",".join(args.specs), cnn.config.num_outputs)
     config = GenerateConfig(count=args.count, init=args.init, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                        done=f"{sum(done)}/{len(requests) * config.count} samples confident")
 
     with bar:
-        results = generate_many(requests, cnn, vae, config, on_step=on_step)
+        results = generate_many(requests, cnn, vae, config, guide=load_guide(device), on_step=on_step)
 
     if args.json:
         for r in results:
@@ -120,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
     if "npz" in outputs:
         export.save_npz(outputs["npz"], **arrays)
     if "gif" in outputs:
-        width = arrays["images"].shape[-1]
-        frames = export.pad_width([r.trajectory for r in results], width)  # [T, N, 28, width]
-        export.save_gif(outputs["gif"], frames, columns=columns)
+        frames = export.pad_width([r.trajectory for r in results], arrays["images"].shape[-1])  # [T, N, 28, width]
+        confidence = np.concatenate([r.trajectory_confidence.numpy() for r in results], axis=1)  # [T, N]
+        export.save_journey_gif(outputs["gif"], frames, confidence, results[0].trajectory_steps, columns=columns)
     for path in outputs.values():
         say(f"wrote {path}", stderr=args.json)
     if args.images:

@@ -39,6 +39,9 @@ def add_parser(sub) -> None:
                    help="CNN: never train on the last N training images; fit the confidence calibration "
                         "(temperature, not-a-digit threshold) on them after every epoch (default: 0 = "
                         "uncalibrated; 5000 for the shipped CNN)")
+    p.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
+                   help="cnn: add Gaussian pixel noise of a standard deviation drawn per image up to SIGMA "
+                        "(default: 0 = off; 0.5 for the shipped generation guide)")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
                    help="evaluate and save a moving average of the weights with this per-step decay, "
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
     config = training.TrainConfig(
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
-        weight_decay=args.weight_decay, augment=args.augment, seed=args.seed, device=args.device,
+        weight_decay=args.weight_decay, augment=args.augment, noise=args.noise, seed=args.seed, device=args.device,
         compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model),
         wild=args.wild, outliers=args.outliers, holdout=args.holdout)
     run_folder = None if args.output else _run_folder(args.kind, args.resume)

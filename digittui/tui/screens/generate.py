@@ -162,13 +162,14 @@ class GenerateScreen(DigitScreen):
 
     @work(thread=True, group="generate", exclusive=True, exit_on_error=False, name="generate")
     def _generate(self, text: str, form: dict, models) -> list:
-        from digittui.generate import GenerateConfig, generate_many
+        from digittui.generate import GenerateConfig, generate_many, load_guide
         from digittui.spec import parse_many
 
         requests = parse_many(text, models.cnn.model.config.num_outputs)
         worker = get_current_worker()
         return generate_many(requests, models.cnn.model, models.vae.model, GenerateConfig(**form),
-                             on_step=self.steps.append, should_stop=lambda: worker.is_cancelled)
+                             guide=load_guide(models.device), on_step=self.steps.append,
+                             should_stop=lambda: worker.is_cancelled)
 
     def action_stop(self) -> None:
         self.workers.cancel_group(self, "generate")
