@@ -168,14 +168,18 @@ def mosaic_shape(n: int, h: int, w: int, columns: int | None = None, gap: int = 
 
 
 GIF_SCALE = 4  # each pixel drawn as 4 x 4: a 28-pixel digit is 112 pixels tall
+JOURNEY_BAND = 4  # pixels (before scaling) above a journey GIF's grid and under each row, for the text
 
 
-def check_gif(frames: int, n: int, h: int, w: int, columns: int | None = None, scale: int = GIF_SCALE) -> None:
-    """LimitError unless a GIF of `frames` grids of n images of h x w fits the format (16-bit sides)
-    and the memory (Pillow holds every frame): checked before the work whose result it would show."""
+def check_gif(frames: int, n: int, h: int, w: int, columns: int | None = None, scale: int = GIF_SCALE,
+              band: int = 0) -> None:
+    """LimitError unless a GIF of `frames` grids of n images of h x w (with a text band of `band`
+    pixels above the grid and under each row) fits the format (16-bit sides) and the memory (Pillow
+    holds every frame): checked before the work whose result it would show."""
     from digittui import limits
 
-    height, width = mosaic_shape(n, h, w, columns)
+    height, width = mosaic_shape(n, h, w, columns, strip=band)
+    height += band
     limits.check_image_side(f"a GIF frame of {n:,} images", width * scale, height * scale, limits.GIF_SIDE,
                             "Ask for fewer samples or specs, or leave out the GIF.")
     limits.check_memory("the GIF", frames, width * height * scale * scale * 2, "frames",
@@ -278,7 +282,7 @@ def save_gif(path: str | os.PathLike, frames, duration_ms: int = 100, scale: int
 
 
 def save_journey_gif(path: str | os.PathLike, frames, confidence, steps: Sequence[int],
-                     columns: int | None = None, duration_ms: int = 150, scale: int = 4) -> Path:
+                     columns: int | None = None, duration_ms: int = 150, scale: int = GIF_SCALE) -> Path:
     """Guided generation as an animated GIF, looping: frames [T, N, H, W] (every sample in a grid)
     from step 0 to the result, the step above the grid and the CNN's confidence [T, N] under each
     sample. The result is held three times as long."""
@@ -289,9 +293,10 @@ def save_journey_gif(path: str | os.PathLike, frames, confidence, steps: Sequenc
     if array.ndim != 4 or len(array) == 0 or confidence.shape != array.shape[:2] or len(steps) != len(array):
         raise ExportError(f"expected frames [T, N, H, W] with confidence [T, N] and T steps, got "
                           f"{list(array.shape)}, {list(confidence.shape)} and {len(steps)}")
-    _, n, h, w = array.shape
+    t, n, h, w = array.shape
     columns = columns or _columns(n, h, w)
-    band = 4  # pixels (before scaling) above the grid and under each row, for the text
+    band = JOURNEY_BAND
+    check_gif(t, n, h, w, columns, scale, band)
     font = ImageFont.load_default(size=3 * scale)
     images = []
     for frame, conf, step in zip(array, confidence, steps):
@@ -379,3 +384,13 @@ def save_generated_grid(path: str | os.PathLike, results, arrays: dict[str, np.n
     titles = ["".join(map(str, row.tolist())) for r in results for row in r.predicted]
     return save_png_grid(path, arrays["images"], titles=titles, confidences=arrays["confidence"].tolist(),
                          title=", ".join(r.request.label for r in results), columns=columns)
+
+
+def save_generated_journey(path: str | os.PathLike, results, columns: int | None = None) -> Path:
+    """An animated GIF of generation results (every sample of every request in one grid), from step 0
+    to the result, with the CNN's confidence under each sample: what `generate --gif` and the
+    Generate screen's save write."""
+    width = max(r.images.shape[-1] for r in results)
+    frames = pad_width([r.trajectory for r in results], width)  # [T, N, 28, width]
+    confidence = np.concatenate([r.trajectory_confidence.numpy() for r in results], axis=1)  # [T, N]
+    return save_journey_gif(path, frames, confidence, results[0].trajectory_steps, columns=columns)

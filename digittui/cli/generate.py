@@ -76,8 +76,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    import numpy as np
-
     from digittui.generate import GenerateConfig, generate_many, load_guide, verdict
 
     device, loaded = load_models(args, "cnn", "vae")
@@ -124,9 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if "npz" in outputs:
         export.save_npz(outputs["npz"], **arrays)
     if "gif" in outputs:
-        frames = export.pad_width([r.trajectory for r in results], arrays["images"].shape[-1])  # [T, N, 28, width]
-        confidence = np.concatenate([r.trajectory_confidence.numpy() for r in results], axis=1)  # [T, N]
-        export.save_journey_gif(outputs["gif"], frames, confidence, results[0].trajectory_steps, columns=columns)
+        export.save_generated_journey(outputs["gif"], results, columns=columns)
     for path in outputs.values():
         say(f"wrote {path}", stderr=args.json)
     if args.images:
@@ -141,7 +137,7 @@ def _columns(count: int, specs: int, width: int) -> int | None:
     """One row per spec when rows are short and the grid still fits a GIF; else a square-ish grid."""
     from digittui import export, limits
 
-    height = export.mosaic_shape(count * specs, 28, width, count)[0]
+    height = export.mosaic_shape(count * specs, 28, width, count, strip=export.JOURNEY_BAND)[0] + export.JOURNEY_BAND
     return count if count <= 32 and height * export.GIF_SCALE <= limits.GIF_SIDE else None
 
 
@@ -157,7 +153,7 @@ def _check_size(args: argparse.Namespace, requests) -> None:
     if args.gif:
         width = 28 * max(r.positions for r in requests)
         export.check_gif(args.steps // every + 2, args.count * len(requests), 28, width,
-                         _columns(args.count, len(requests), width))
+                         _columns(args.count, len(requests), width), band=export.JOURNEY_BAND)
 
 
 def _preview(results) -> None:

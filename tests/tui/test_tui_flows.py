@@ -240,10 +240,75 @@ def test_generate_then_save_png_and_npz(make_app):
             assert screen.query_one("#gen-plot").series["mean"][0]  # confidence plotted per step
             await pilot.press("s")
             exports = paths.export_dir()
-            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 2
+            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 3
                            and all(p.stat().st_size for p in exports.iterdir()))  # written, not just reserved
-            assert sorted(p.suffix for p in exports.iterdir()) == [".npz", ".png"]
+            assert sorted(p.suffix for p in exports.iterdir()) == [".gif", ".npz", ".png"]
             assert str(exports) in str(screen.query_one("#gen-hint").content)
+
+    run(scenario)
+
+
+def test_random_starts_show_the_journey(make_app):
+    """Start: random, chosen with the mouse and the keys; the images change while the optimization runs; a
+    sample's filmstrip holds its frames from step 0 to the result, the CNN's confidence under each;
+    the saved GIF has the same frames."""
+    from PIL import Image
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(100, 40)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            screen = app.screen
+            await pilot.click("#gen-init")  # opens the list at the current value, picked
+            await pilot.press("up", "enter")
+            await wait_for(pilot, lambda: screen.query_one("#gen-init", Select).value == "random")
+            screen.query_one("#gen-count", Input).value = "3"
+            screen.query_one("#gen-steps", Input).value = "12"
+            shown = []
+            grid = screen.query_one("#gen-grid")
+            original = grid.update
+            grid.update = lambda images, captions=None, columns=None: (shown.append(np.stack(images)),
+                                                                      original(images, captions, columns))
+            await pilot.click("#generate")
+            await wait_for(pilot, lambda: screen.results)
+            (result,) = screen.results
+            assert result.trajectory_steps[0] == 0 and len(shown) >= 2
+            assert not np.allclose(shown[0], shown[-1])  # the samples changed on screen
+            await pilot.click("#journey")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
+            await pilot.press("backspace", "2", "enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "FilmstripScreen")
+            strip = app.screen.strip
+            assert len(strip.frames) == len(result.trajectory_steps) and strip.steps == result.trajectory_steps
+            np.testing.assert_allclose(strip.frames, result.trajectory[:, 1].numpy())
+            np.testing.assert_allclose(strip.confidence, result.trajectory_confidence[:, 1].numpy())
+            assert f"{strip.steps[-1]}: {result.confidence[1]:.2f}" in app.screen.query_one("#filmstrip-grid")._captions
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen)
+            await pilot.press("s")
+            exports = paths.export_dir()
+            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 3)
+            with Image.open(next(exports.glob("*.gif"))) as gif:
+                assert gif.n_frames == len(result.trajectory_steps)
+
+    run(scenario)
+
+
+def test_journey_asks_again_for_a_sample_that_does_not_exist(make_app):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            await pilot.press("g")
+            screen = app.screen
+            screen.query_one("#gen-count", Input).value = "2"
+            screen.query_one("#gen-steps", Input).value = "2"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: screen.results and not screen.query_one("#journey").disabled)
+            await pilot.press("j", "backspace", "9", "enter")
+            await wait_for(pilot, lambda: "from 1 to 2" in str(screen.query_one("#gen-status").content))
+            assert app.screen is screen
 
     run(scenario)
 
@@ -418,8 +483,8 @@ def test_save_in_a_browser_also_downloads_the_files_there(make_app, monkeypatch)
             await pilot.press("r")
             await wait_for(pilot, lambda: screen.results)
             await pilot.press("s")
-            await wait_for(pilot, lambda: len(delivered) == 2)
-            assert sorted(p.suffix for p in delivered) == [".npz", ".png"] and all(p.is_file() for p in delivered)
+            await wait_for(pilot, lambda: len(delivered) == 3)
+            assert sorted(p.suffix for p in delivered) == [".gif", ".npz", ".png"] and all(p.is_file() for p in delivered)
             assert "downloaded by your browser" in str(screen.query_one("#gen-status").content)
 
     run(scenario)

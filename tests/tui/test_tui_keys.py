@@ -55,7 +55,7 @@ def test_every_screen_is_covered_by_the_button_tests(make_app):
                 assert type(app.screen).__name__ == name
                 found[name] = button_ids(app.screen)
             assert found == {"TrainScreen": {"start", "pause", "stop"}, "ClassifyScreen": set(),
-                             "GenerateScreen": {"generate", "save", "morph"}, "ExploreScreen": set(),
+                             "GenerateScreen": {"generate", "save", "journey", "morph"}, "ExploreScreen": set(),
                              "HelpScreen": set()}
 
     run(scenario)
@@ -87,7 +87,7 @@ def test_train_buttons_start_pause_resume_and_stop(make_app, way):
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_generate_buttons_run_save_and_morph(make_app, way):
+def test_generate_buttons_run_save_journey_and_morph(make_app, way):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
@@ -102,7 +102,13 @@ def test_generate_buttons_run_save_and_morph(make_app, way):
             await wait_for(pilot, lambda: not screen.query_one("#save", Button).disabled)
             await activate(pilot, "#save", way)
             exports = paths.export_dir()
-            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 2)
+            await wait_for(pilot, lambda: exports.is_dir() and len(os.listdir(exports)) == 3)
+            await activate(pilot, "#journey", way)  # the prompt offers sample 1: Enter takes it
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "FilmstripScreen")
+            await activate(pilot, "#filmstrip-close", way)
+            await wait_for(pilot, lambda: app.screen is screen)
             await activate(pilot, "#morph", way)
             await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptScreen")
             for key in "3,8":
@@ -160,7 +166,7 @@ def test_escape_leaves_a_generate_field_and_gives_the_keys_back(make_app):
             await wait_for(pilot, lambda: screen.results)
             assert screen.results[0].request.text == "7" and screen.results[0].steps <= 3
             await pilot.press("s")
-            await wait_for(pilot, lambda: paths.export_dir().is_dir() and len(os.listdir(paths.export_dir())) == 2)
+            await wait_for(pilot, lambda: paths.export_dir().is_dir() and len(os.listdir(paths.export_dir())) == 3)
             assert screen.query_one("#gen-spec", Input).value == "7"
             await pilot.press("t")  # and so do the app's
             assert type(app.screen).__name__ == "TrainScreen"

@@ -219,6 +219,27 @@ def test_generate_a_number(snap_compare, make_app, size):
 
 
 @SIZES
+def test_generate_filmstrip(snap_compare, make_app, size):
+    """Random starts, then sample 2's journey: its frames from step 0 to the result, the step and
+    the CNN's confidence under each."""
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("g")
+        screen = pilot.app.screen
+        screen.query_one("#gen-init").value = "random"
+        screen.query_one("#gen-count", Input).value = "3"
+        screen.query_one("#gen-steps", Input).value = "20"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.results)
+        await pilot.press("j", "backspace", "2", "enter")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FilmstripScreen")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+
+
+@SIZES
 def test_explore_map_and_plane(snap_compare, make_app, size):
     """The latent map marked by digit, the decoded plane's box on it, and the decoded grid."""
 

@@ -1,5 +1,6 @@
 """Generate screen: classifier-guided search of the VAE's latent space for a digit, a number, a
-hybrid (3+8) or an unlearned output unit (class:11). Samples sharpen live; results save to PNG + npz."""
+hybrid (3+8) or an unlearned output unit (class:11). Samples sharpen live (from random starts: noise
+becoming digits); each sample's journey opens as a filmstrip; results save to PNG + npz + GIF."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from digittui import limits, paths
 from digittui.errors import LimitError
-from digittui.genconfig import GenerateConfig
+from digittui.genconfig import INIT_HELP, GenerateConfig, Init
 from digittui.tui.jobs import user_message
 from digittui.tui.screens.base import DigitScreen
 from digittui.tui.screens.dialogs import PromptScreen
+from digittui.tui.screens.filmstrip import Filmstrip, FilmstripScreen
 from digittui.tui.widgets import DigitGrid, KeyButton, LivePlot
 from digittui.tui.widgets.fields import FieldError, NumberField
 
@@ -50,7 +52,8 @@ class GenerateScreen(DigitScreen):
 
     BINDINGS = [
         Binding("r", "generate", "Generate"),
-        Binding("s", "save", "Save PNG+npz"),
+        Binding("s", "save", "Save PNG+npz+GIF"),
+        Binding("j", "journey", "Journey"),
         Binding("m", "morph", "Morph a→b"),
         Binding("x", "stop", "Stop"),
     ]
@@ -68,6 +71,9 @@ class GenerateScreen(DigitScreen):
                     yield Input("7", placeholder="7, 2026, 3+8, class:11", compact=True, id="gen-spec")
                     yield Label("Count")
                     yield NumberField("Count", 1, MAX_COUNT, placeholder=str(DEFAULT_COUNT), id="gen-count")
+                    yield Label("Start")
+                    yield Select([(i.value, i.value) for i in Init], value=DEFAULTS.init.value, allow_blank=False,
+                                 compact=True, id="gen-init")
                     yield Label("Steps")
                     yield NumberField("Steps", 1, MAX_STEPS, placeholder=str(DEFAULTS.steps), id="gen-steps")
                     yield Label("Prior")
@@ -79,9 +85,13 @@ class GenerateScreen(DigitScreen):
                     yield KeyButton("Run", id="generate", variant="success", compact=True)
                     yield KeyButton("Save", id="save", compact=True, disabled=True)
                     yield KeyButton("Morph", id="morph", compact=True)
+                with Horizontal(classes="buttons"):  # four do not fit the form's width in one row
+                    yield KeyButton("Journey (filmstrip)", id="journey", compact=True, disabled=True)
                 yield Static("What: a digit 7, a number 2026, a hybrid 3+8 or class:11, an output unit no "
-                             "training example targeted. Several: 3, 8.\nPrior: higher keeps samples "
-                             f"nearer typical digits.\nSaves to {paths.export_dir()}",
+                             "training example targeted. Several: 3, 8.\n"
+                             + "".join(f"Start {i.value}: {INIT_HELP[i]}.\n" for i in Init)
+                             + "Prior: higher keeps samples nearer typical digits.\n"
+                             f"Saves to {paths.export_dir()}",
                              classes="hint", id="gen-hint", markup=False)  # a path: user text
             with Vertical(id="gen-view"):
                 yield Static("Press r (or enter in a field) to generate.", id="gen-status", markup=False)
@@ -99,12 +109,13 @@ class GenerateScreen(DigitScreen):
             return not running
         if action == "stop":
             return running
-        if action == "save":
+        if action in ("save", "journey"):
             return bool(self.results) and not running
         return super().check_action(action, parameters)
 
     def button_actions(self) -> dict:
-        return {"generate": self.action_generate, "save": self.action_save, "morph": self.action_morph}
+        return {"generate": self.action_generate, "save": self.action_save, "journey": self.action_journey,
+                "morph": self.action_morph}
 
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -122,6 +133,7 @@ class GenerateScreen(DigitScreen):
             return None
         form = {name: value for name, value in values.items() if value is not None}  # None: the default
         form.setdefault("count", DEFAULT_COUNT)
+        form["init"] = Init(self.query_one("#gen-init", Select).value)
         try:  # steps whose snapshots would not fit in the memory
             limits.check_generation(form["count"], form.get("steps", DEFAULTS.steps), DEFAULTS.report_every,
                                     option="Steps")
@@ -228,7 +240,7 @@ class GenerateScreen(DigitScreen):
         lines = [f"{r.request.label}: {r.steps} steps{stopped}, mean confidence "
                  f"{float(r.confidence.mean()):.2f}; {verdict(r)}" for r in results]
         self.query_one("#gen-status", Static).update("\n".join(lines) + "\nCaptions: the CNN's reading, "
-                                                     "confidence. s saves.")
+                                                     "confidence. j shows a sample's journey, s saves.")
         self.sync_buttons()
 
     # Saving and morphing -----------------------------------------------------------------------
@@ -242,10 +254,11 @@ class GenerateScreen(DigitScreen):
         from digittui import export
 
         stem = "generate-" + "_".join(r.request.text for r in results)
-        names = [export.output_path(None, stem, suffix) for suffix in (".png", ".npz")]  # both reserved
+        names = [export.output_path(None, stem, suffix) for suffix in (".png", ".npz", ".gif")]  # all reserved
         try:
             arrays = export.generated_arrays(results)
-            return [export.save_generated_grid(names[0], results, arrays), export.save_npz(names[1], **arrays)]
+            return [export.save_generated_grid(names[0], results, arrays), export.save_npz(names[1], **arrays),
+                    export.save_generated_journey(names[2], results)]
         finally:
             export.release_reservations(names)  # whichever was not written
 
@@ -259,6 +272,23 @@ class GenerateScreen(DigitScreen):
             sent = " (also downloaded by your browser)"
         self.query_one("#gen-status", Static).update(Content("Saved " + " and ".join(map(str, files)) + sent))
         self.notify("Saved " + ", ".join(p.name for p in files) + sent, timeout=5, markup=False)
+
+    def action_journey(self) -> None:
+        """Ask which sample (numbered as shown, left to right, then down), then show its filmstrip."""
+        if not self.check_action("journey", ()):
+            return
+        samples = [(r, i) for r in self.results for i in range(len(r.images))]
+
+        def chosen(text: str | None) -> None:
+            if text is None:
+                return
+            if not text.isdigit() or not 1 <= int(text) <= len(samples):
+                self.report(f"Give a sample number from 1 to {len(samples)}")
+                return
+            self.app.push_screen(FilmstripScreen(Filmstrip.of(*samples[int(text) - 1])))
+
+        self.app.push_screen(PromptScreen(f"Whose journey? Sample 1-{len(samples)}, numbered as shown "
+                                          "(left to right, then down)", "1", "1"), chosen)
 
     def action_morph(self) -> None:
         def chosen(text: str | None) -> None:
