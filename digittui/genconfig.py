@@ -35,7 +35,7 @@ class GenerateConfig:
     count: int = 16  # samples per request
     init: Init = Init.PICKED  # where each latent starts (Init)
     steps: int = 80  # most Adam steps; samples that reach stop_confidence freeze earlier
-    lr: float = 0.3  # Adam step size in latent space (N(0, I) has unit scale per coordinate)
+    lr: float = 0.5  # Adam step size in latent space (N(0, I) has unit scale per coordinate)
     prior_weight: float = 0.4  # weight of the prior -log N(z; 0, I): higher keeps latents where the VAE's draws lie
     seed: int = 0  # same seed, same images
     stop_confidence: float = 0.9999  # freeze a sample once p(target) reaches this (hybrid: both >= half)

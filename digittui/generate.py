@@ -21,11 +21,11 @@ target under the VAE. The guidance term depends on the request (see digittui.spe
                   digit-like images and the CNN learnt to give those to the digits.
 
 Who guides: p comes from the guide (assets/guide.pt, `load_guide`), a CNN trained with Gaussian pixel
-noise (`digittui train cnn --noise 0.5`). A classifier trained only on clean digits is confident far
-from any digit, so the path its gradient draws through the latent space from a random start often
-stalls on a wrong shape or ends on a blend it alone believes in; a noise-trained one has input
-gradients that add and remove strokes (Santurkar et al. 2019, "Image Synthesis with a Single (Robust)
-Classifier"). The CNN, the classifier the user trusts, decides when a sample is done and gives every
+noise (`digittui train cnn --epochs 4 --augment --noise 1.0`). A classifier trained only on clean
+digits is confident far from any digit, so the path its gradient draws through the latent space from
+a random start often stalls on a wrong shape or ends on a blend it alone believes in; a noise-trained
+one has input gradients that add and remove strokes (Santurkar et al. 2019, "Image Synthesis with a
+Single (Robust) Classifier"). The CNN, the classifier the user trusts, decides when a sample is done and gives every
 reported confidence; for class:k it also guides, as the experiment is about its own unit. Without a
 guide file the CNN guides itself.
 

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
                         "uncalibrated; 5000 for the shipped CNN)")
     p.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
                    help="cnn: add Gaussian pixel noise of a standard deviation drawn per image up to SIGMA "
-                        "(default: 0 = off; 0.5 for the shipped generation guide)")
+                        "(default: 0 = off; 1.0 for the shipped generation guide, assets/guide.pt)")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
                    help="evaluate and save a moving average of the weights with this per-step decay, "
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
