@@ -66,12 +66,13 @@ def test_confidence_definitions(models):
     torch.testing.assert_close(again.view(3, 4, 16), number.probs, atol=1e-5, rtol=1e-4)
 
 
-def test_same_seed_same_images(models):
+@pytest.mark.parametrize("init", list(Init))
+def test_same_seed_same_images(models, init):
     cnn, vae = models
     requests = [parse("3"), parse("42")]
-    a = generate_many(requests, cnn, vae, quick(seed=5))
-    b = generate_many(requests, cnn, vae, quick(seed=5))
-    c = generate_many(requests, cnn, vae, quick(seed=6))
+    a = generate_many(requests, cnn, vae, quick(seed=5, init=init))
+    b = generate_many(requests, cnn, vae, quick(seed=5, init=init))
+    c = generate_many(requests, cnn, vae, quick(seed=6, init=init))
     for x, y in zip(a, b):
         assert torch.equal(x.images, y.images) and torch.equal(x.latents, y.latents)
     assert not torch.equal(a[0].images, c[0].images)
