@@ -25,14 +25,16 @@ noise (`digittui train cnn --epochs 4 --augment --noise 1.0`). A classifier trai
 digits is confident far from any digit, so the path its gradient draws through the latent space from
 a random start often stalls on a wrong shape or ends on a blend it alone believes in; a noise-trained
 one has input gradients that add and remove strokes (Santurkar et al. 2019, "Image Synthesis with a
-Single (Robust) Classifier"). The CNN, the classifier the user trusts, decides when a sample is done and gives every
-reported confidence; for class:k it also guides, as the experiment is about its own unit. Without a
-guide file the CNN guides itself.
+Single (Robust) Classifier"). The CNN, the classifier the user trusts, decides when a sample is done
+and gives every reported confidence; for class:k it also guides, as the experiment is about its own
+unit. Without a guide file the CNN guides itself.
 
 A sample is done, and freezes, once the CNN gives the target `stop_confidence` on its image and on a
-jittered copy (a verdict that a small warp overturns is not kept); frozen samples cost nothing more.
-Each row ends on the best latent it reached (the highest confidence over the image and its jittered
-copy), not the last: a hybrid's optimum p(a) = p(b) = 0.5 is a knife edge that Adam steps across.
+jittered copy, and, from a random start, under each of the self-check's eight fixed warps (`CHECKS`,
+below; picked starts passed it when they were picked): a verdict that a small warp overturns is not
+kept, since another reader would often see another digit there. Frozen samples cost nothing more. Each row ends on the best latent it reached (the highest confidence over
+the image and its jittered copy, 0 while a check fails), not the last: a hybrid's optimum
+p(a) = p(b) = 0.5 is a knife edge that Adam steps across.
 Decoded images are sharpened (`sharpness`) towards MNIST's nearly black-and-white strokes.
 
 Starts (config.init): Init.RANDOM takes one N(0, I) draw per sample as it comes, and only the
@@ -266,16 +268,21 @@ def _guidance(images: torch.Tensor, targets: torch.Tensor, own_unit: torch.Tenso
 
 @torch.no_grad()
 def _verdict(images: torch.Tensor, jittered: torch.Tensor, targets: torch.Tensor, threshold: torch.Tensor,
-             cnn: CNN) -> tuple[torch.Tensor, torch.Tensor]:
+             cnn: CNN, check: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The CNN's confidence [A] in the images, and the lower of it and its confidence in their
-    jittered copies [A]. A copy is only classified when its image passes the threshold: for the
-    others the image's own confidence already says "not yet"."""
+    jittered copies [A]; with `check`, 0 for an image that passes both but not all of the CHECKS
+    warps. Copies and checks are only classified for images that pass the threshold: for the others
+    the image's own confidence already says "not yet"."""
     clean = _confidence(F.log_softmax(cnn(images).float(), 1), targets)
     worst = clean.clone()
     sure = (clean >= threshold).nonzero().squeeze(1)
     if jittered is not images and len(sure):
         copies = _confidence(F.log_softmax(cnn(jittered[sure]).float(), 1), targets[sure])
         worst[sure] = torch.minimum(clean[sure], copies)
+        if check:
+            both = sure[worst[sure] >= threshold[sure]]
+            checked = checks_passed(images[both], targets[both], threshold[both], cnn) == len(CHECKS)
+            worst[both] = torch.where(checked, worst[both], torch.zeros_like(worst[both]))
     return clean, worst
 
 
@@ -336,7 +343,8 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
             x, jittered = x.detach(), jittered.detach()
             images[idx] = x[:, 0]
             # A row is done when the CNN passes the image and its jittered copy: its verdict is not fragile.
-            conf[idx], worst = _verdict(x, jittered, targets_d[idx], threshold[idx], cnn)  # [A] each
+            conf[idx], worst = _verdict(x, jittered, targets_d[idx], threshold[idx], cnn,
+                                        check=config.init == Init.RANDOM)  # [A] each
             passed = worst >= threshold[idx]  # [A]
             active[idx[passed]] = False
             better = worst > best[idx]

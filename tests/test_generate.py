@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,17 @@ def test_the_guide_steers_digits_and_the_cnn_its_own_units(models):
     with torch.no_grad():  # and the guide's own reading of its target rose
         p = [torch.softmax(guides[0](x[:, None]), 1)[:, 4].mean() for x in digit_1.trajectory[:2]]
     assert float(p[1]) > float(p[0])
+
+
+def test_random_starts_freeze_only_once_the_self_check_passes(models, monkeypatch):
+    """From a random start a sample is done only when the CNN keeps its verdict under every CHECKS
+    warp too; picked starts passed that check when they were picked, so only the jittered copy counts."""
+    import digittui.generate as gen
+
+    cnn, vae = models
+    config = quick(steps=4, stop_confidence=1e-9)  # every image and copy passes the threshold at once
+    monkeypatch.setattr(gen, "checks_passed", lambda images, *args: torch.zeros(len(images), dtype=torch.long))
+    assert generate_many([parse("5")], cnn, vae, replace(config, init=Init.RANDOM))[0].steps == 4
+    assert generate_many([parse("5")], cnn, vae, replace(config, init=Init.PICKED))[0].steps == 1
+    monkeypatch.undo()
+    assert generate_many([parse("5")], cnn, vae, replace(config, init=Init.RANDOM))[0].steps == 1
