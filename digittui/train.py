@@ -63,6 +63,8 @@ class TrainConfig:
     # letters and scribbles whose digit probabilities are pushed towards uniform. 0 = off
     holdout: int = 0  # CNN: the last N training images are never trained on; the temperature and the
     # not-a-digit threshold are fitted on them after every epoch (digittui.calibration). 0 = off
+    init: str = ""  # a checkpoint of this kind whose weights (and sizes) the run starts from instead of
+    # random ones: fine-tuning. "" = a fresh model
 
     def resolved(self) -> "TrainConfig":
         """A copy with the kind's defaults filled in."""
@@ -80,8 +82,21 @@ DEFAULTS = {"cnn": (2, 128, 4e-3), "vae": (10, 128, 2e-3)}
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
-    """A fresh model of the kind and sizes asked for; ConfigError for sizes out of range."""
+    """A fresh model of the kind and sizes asked for (seeded by the caller), or the weights of
+    `config.init`; ConfigError for sizes out of range."""
+    if config.init:
+        return _initial_weights(config)
     return (CNN if config.kind == "cnn" else VAE)(checked_config(config.kind, dict(config.model)))
+
+
+def _initial_weights(config: TrainConfig) -> torch.nn.Module:
+    ckpt = checkpoints.load(Path(config.init), config.kind)
+    asked = {k: v for k, v in config.model.items() if getattr(ckpt.model.config, k) != v}
+    if asked:
+        raise CheckpointError(f"cannot start from {config.init}: its model has "
+                              + ", ".join(f"{k}={getattr(ckpt.model.config, k)!r}" for k in asked)
+                              + "; drop --model to keep its sizes")
+    return ckpt.model
 
 
 def _cnn_step(model: CNN, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -301,7 +316,7 @@ def _restore(config: TrainConfig, output: Path, resume: bool):
     ckpt = checkpoints.load(output, config.kind)
     saved = ckpt.train
     for key in ("batch_size", "epochs", "lr", "seed", "model", "augment", "noise", "weight_decay", "ema", "wild",
-                "outliers", "holdout"):
+                "outliers", "holdout", "init"):
         if key in saved and saved[key] != getattr(config, key):
             raise CheckpointError(
                 f"cannot resume from {output}: it was trained with {key}={saved[key]!r}, "
@@ -391,22 +406,28 @@ def _batch(config: TrainConfig, data: Digits, index: torch.Tensor, generator: to
            bank: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch (images, labels) as trained on: augmented, noised; its first `wild` share distorted (the
     order is already random); then, with outlier exposure, an eighth of its size in letters from
-    `bank` (augmented too) and an eighth in scribbles, labelled -1."""
+    `bank` (augmented too) and an eighth in scribbles, labelled -1, the same share of each distorted:
+    were only digits distorted, a distortion would mean "a digit" and crisp strokes "not a digit"."""
     x, y = data.float_images(index), data.labels[index]
     if config.augment:
         x = augment(x, generator)
     if config.noise and config.kind == "cnn":
         x = add_noise(x, config.noise, generator)
-    wild = round(config.wild * x.shape[0])
-    if wild:
-        x = torch.cat([distort.wild(x[:wild], generator), x[wild:]])
+    x = _distort_share(x, config.wild, generator)
     if bank is not None:
         n = max(1, x.shape[0] // 8)
         pick = torch.randint(len(bank), (n,), generator=generator, device=generator.device).to(bank.device)
-        extra = torch.cat([augment(bank[pick], generator), outliers.scribbles(n, generator, x.device)])
-        x = torch.cat([x, extra])
+        letters = _distort_share(augment(bank[pick], generator), config.wild, generator)
+        scribbles = _distort_share(outliers.scribbles(n, generator, x.device), config.wild, generator)
+        x = torch.cat([x, letters, scribbles])
         y = torch.cat([y, torch.full((2 * n,), -1, dtype=y.dtype, device=y.device)])
     return x, y
+
+
+def _distort_share(x: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """The first `share` of the images (in random order already) distorted by distort.wild."""
+    k = round(share * x.shape[0])
+    return torch.cat([distort.wild(x[:k], generator), x[k:]]) if k else x
 
 
 def _train_epoch(config: TrainConfig, opt: _Optimization, data: Digits, epoch: int, pace: _Pace,

@@ -73,3 +73,43 @@ def test_a_run_with_holdout_stores_its_calibration(tmp_path, tiny_mnist, capsys)
     capsys.readouterr()
     assert main(["train", "vae", "--wild", "0.5", "--data-dir", str(tiny_mnist)]) == 2
     assert "options of the CNN only" in capsys.readouterr().err
+
+
+def test_outliers_are_distorted_like_the_digits(tiny_mnist):
+    """Blank "letters" stay blank without --wild; with it, some gain the digits' distortions (noise)."""
+    digits = load_mnist(tiny_mnist, train=True)
+    blank = torch.zeros(10, 1, 28, 28)
+    for wild, distorted in ((0.0, False), (1.0, True)):
+        config = training.TrainConfig(wild=wild, outliers=0.3, batch_size=64).resolved()
+        x, _ = training._batch(config, digits, torch.arange(64), torch.Generator().manual_seed(0), blank)
+        assert bool(x[64:72].amax() > 0) == distorted
+
+
+def test_a_run_can_start_from_a_checkpoints_weights(tmp_path, tiny_mnist):
+    small = {"conv1": 8, "conv2": 8, "conv3": 8, "hidden": 16}
+    base = dict(kind="cnn", epochs=1, batch_size=32, device="cpu", model=small)
+    training.train(training.TrainConfig(**base, lr=0.02), tiny_mnist, tmp_path / "a.pt")
+    start = checkpoints.load(tmp_path / "a.pt").model
+    # A learning rate too small to move the weights: the run ends where it started.
+    training.train(training.TrainConfig(**{**base, "model": {}}, lr=1e-12, init=str(tmp_path / "a.pt"), seed=7),
+                   tiny_mnist, tmp_path / "b.pt")
+    tuned = checkpoints.load(tmp_path / "b.pt")
+    assert tuned.model.config == start.config and tuned.train["init"] == str(tmp_path / "a.pt")
+    for (name, a), b in zip(start.named_parameters(), tuned.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    fresh = training.train(training.TrainConfig(**base, lr=1e-12, seed=7), tiny_mnist, tmp_path / "c.pt")
+    assert not torch.allclose(checkpoints.load(fresh.checkpoint).model.fc2.weight, start.fc2.weight)
+
+
+def test_a_start_checkpoint_of_other_sizes_or_kind_is_refused(tmp_path, tiny_mnist, capsys):
+    from digittui.errors import CheckpointError
+
+    small = {"conv1": 8, "conv2": 8, "conv3": 8, "hidden": 16}
+    training.train(training.TrainConfig(kind="cnn", epochs=1, batch_size=32, device="cpu", model=small),
+                   tiny_mnist, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="its model has hidden=16"):
+        training.train(training.TrainConfig(kind="cnn", epochs=1, device="cpu", model={"hidden": 32},
+                                             init=str(tmp_path / "a.pt")), tiny_mnist, tmp_path / "b.pt")
+    assert main(["train", "vae", "--init", str(tmp_path / "a.pt"), "--data-dir", str(tiny_mnist),
+                 "-o", str(tmp_path / "v.pt")]) == 1
+    assert "holds a CNN, but a VAE was expected" in capsys.readouterr().err

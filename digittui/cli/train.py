@@ -48,6 +48,9 @@ def add_parser(sub) -> None:
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", type=_model_field,
                    help="override a model size field, repeatable: cnn conv1, conv2, conv3, hidden, dropout; "
                         "vae latent_dim, channels, hidden (default: the sizes in models/cnn.py, models/vae.py)")
+    p.add_argument("--init", metavar="CHECKPOINT", default="",
+                   help="start from this checkpoint's weights and model sizes instead of random ones, "
+                        "e.g. to fine-tune the shipped CNN with other options (default: a fresh model)")
     p.add_argument("--seed", type=seed, default=1, help="random seed: the same seed gives the same run (default: 1)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the model (default: off; compiling delays the first step, and "
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         kind=args.kind, epochs=args.epochs or 0, batch_size=args.batch_size or 0, lr=args.lr or 0.0,
         weight_decay=args.weight_decay, augment=args.augment, noise=args.noise, seed=args.seed, device=args.device,
         compile=args.compile, cuda_graph=args.cuda_graph, ema=args.ema, model=dict(args.model),
-        wild=args.wild, outliers=args.outliers, holdout=args.holdout)
+        wild=args.wild, outliers=args.outliers, holdout=args.holdout, init=args.init)
     run_folder = None if args.output else _run_folder(args.kind, args.resume)
     output = Path(args.output) if args.output else run_folder.last
     best = run_folder.best if run_folder else None
