@@ -30,15 +30,15 @@ def add_parser(sub) -> None:
     p.add_argument("--wild", type=_share, default=0.0, metavar="SHARE",
                    help="CNN: distort this share of each batch like handwriting unlike MNIST's: slant, "
                         "wobble, thin/thick strokes, gaps, low resolution, blur, noise (default: 0 = off; "
-                        "0.5 for the shipped CNN)")
+                        "e.g. 0.5; the shipped CNN was trained without it)")
     p.add_argument("--outliers", type=non_negative_float, default=0.0, metavar="WEIGHT",
                    help="CNN: outlier exposure: each batch also holds letters and scribbles whose digit "
                         "probabilities are pushed towards uniform, with this loss weight, so that a low "
-                        "confidence means 'not a digit' (default: 0 = off; 0.5 for the shipped CNN)")
+                        "confidence means 'not a digit' (default: 0 = off; e.g. 0.1; not used for the shipped CNN)")
     p.add_argument("--holdout", type=_count, default=0, metavar="N",
                    help="CNN: never train on the last N training images; fit the confidence calibration "
                         "(temperature, not-a-digit threshold) on them after every epoch (default: 0 = "
-                        "uncalibrated; 5000 for the shipped CNN)")
+                        "uncalibrated; e.g. 5000)")
     p.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
                    help="cnn: add Gaussian pixel noise of a standard deviation drawn per image up to SIGMA "
                         "(default: 0 = off; 1.0 for the shipped generation guide, assets/guide.pt)")
