@@ -59,6 +59,24 @@ def _start(args, data, script=None):
     return proc
 
 
+def _communicate(proc, timeout):
+    """proc.communicate, failing with what the process was doing if it has not ended in time: whether
+    it printed that it was interrupted (the signal arrived) and its state in the kernel (exiting?)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        where = {}
+        for name in ("status", "wchan"):
+            try:
+                where[name] = Path(f"/proc/{proc.pid}/{name}").read_text()
+            except OSError:
+                where[name] = "?"
+        state = [line for line in where["status"].splitlines() if line.startswith(("State", "Threads"))]
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"not ended after {timeout} s: {state}, wchan {where['wchan']!r}; stderr: {err[-1500:]}")
+
+
 def _wait_for_epoch(path, epoch, proc, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -133,7 +151,7 @@ def test_ctrl_c_stops_promptly_and_keeps_last_epoch(mnist_4k, tmp_path):
     _wait_for_epoch(out, 1, proc)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = _communicate(proc, 30)
     # Between steps, not at the end of the 50-epoch run (~40 s here unloaded); the bound leaves room
     # for a busy 2-core machine, where exiting the interpreter alone took over 2 s.
     assert time.monotonic() - sent < 10.0
@@ -218,7 +236,7 @@ def test_hangup_and_a_double_ctrl_c_stop_like_one_ctrl_c(mnist_4k, tmp_path, sig
     for signum in signals:
         proc.send_signal(signum)
         time.sleep(0.005)
-    _, err = proc.communicate(timeout=60)
+    _, err = _communicate(proc, 60)
     assert proc.returncode == 128 + signals[0], err
     assert "Traceback" not in err and "Exception ignored" not in err and "last completed epoch" in err
     assert checkpoints.load(out).epoch >= 1
