@@ -44,9 +44,11 @@ _started: list[subprocess.Popen] = []
 
 
 def _default_signals() -> None:
-    """The child starts with the default SIGINT: a suite run as a background job ignores it, and
-    digittui rightly keeps an inherited SIG_IGN (nohup), which would make Ctrl+C tests meaningless."""
+    """The child starts with the default SIGINT and SIGHUP: a suite run as a background job ignores
+    SIGINT, one run under nohup ignores SIGHUP, and digittui rightly keeps an inherited SIG_IGN, which
+    would make these tests meaningless."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _start(args, data, script=None):
