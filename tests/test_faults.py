@@ -375,3 +375,26 @@ def test_resume_state_that_does_not_fit_is_refused_before_training(tiny_mnist, t
     torch.save(payload, out)
     with pytest.raises(CheckpointError, match="cannot resume .* optimizer covers 1 parameters"):
         train(TrainConfig(**SMALL), tiny_mnist, out, resume=True)
+
+
+def test_an_interrupted_command_ignores_further_signals_while_it_exits():
+    """After the first signal stops a command, a second one finds the handlers ignoring it (Python's
+    own SIGINT handler would raise inside the interpreter's exit hooks); a command that ends normally
+    leaves the handlers as they were."""
+    from digittui.cli import guard
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {s: signal.getsignal(s) for s in handled}
+    try:
+        assert guard.run(lambda: 0) == 0
+        assert {s: signal.getsignal(s) for s in handled} == before
+
+        def stopped_by_sigterm():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here, long before this ends
+
+        assert guard.run(stopped_by_sigterm) == 128 + signal.SIGTERM
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in handled)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

@@ -101,7 +101,9 @@ def run(command: Callable[[], int | None]) -> int:
         return 70  # EX_SOFTWARE
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # Once interrupted the program is ending: a second Ctrl+C during the interpreter's own
+            # shutdown would print a traceback from its exit hooks, so it is ignored from here on.
+            signal.signal(signum, signal.SIG_IGN if _received else handler)
         export = sys.modules.get("digittui.export")
         if export is not None:
             export.release_reservations()
