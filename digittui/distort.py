@@ -110,6 +110,15 @@ def broken_strokes(x: torch.Tensor, gaps: torch.Tensor, generator: torch.Generat
     return x.masked_fill(cut, 0.0)
 
 
+def _stroke_width(u: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
+    """A thickness amount from uniform draws u, pick [B]: half the time a whole morphological level
+    (an erosion, one or two dilations: what a thinner or thicker pen draws), else a blend in [-1, 2].
+    A uniform blend alone almost never reaches the two ends of the range."""
+    levels = torch.tensor([-1.0, 1.0, 2.0], device=u.device, dtype=u.dtype)
+    whole = levels[(u * 3).long().clamp(max=2)]
+    return torch.where(pick < 0.5, whole, u * 3 - 1)
+
+
 def wild(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """A random mix for training: each image gets each distortion with probability p, at a random
     strength up to about the benchmark's. Geometry first, then ink, then the scan's faults."""
@@ -118,7 +127,7 @@ def wild(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.T
     on = u[:, :8] < p
     x = slant(x, torch.where(on[:, 0], (u[:, 8] * 2 - 1) * 0.4, 0))
     x = elastic(x, torch.where(on[:, 1], u[:, 9] * 2.5, 0), generator)
-    x = thickness(x, torch.where(on[:, 2], u[:, 10] * 3 - 1, 0))
+    x = thickness(x, torch.where(on[:, 2], _stroke_width(u[:, 10], u[:, 15]), 0))
     x = broken_strokes(x, torch.where(on[:, 3], (u[:, 11] * 3).floor() + 1, 0), generator)
     size = torch.where(on[:, 4], (u[:, 12] * 9).floor() + 8, x.shape[-1]).long()
     x = low_resolution(x, size)

@@ -64,3 +64,10 @@ def test_outliers_never_touch_the_spare_units():
     assert logits.grad[:, :10].abs().sum() > 0 and logits.grad[:, 10:].abs().sum() == 0
     s = outliers.scribbles(8, _g(), "cpu")
     assert s.shape == (8, 1, 28, 28) and (s.amax((1, 2, 3)) > 0.9).all()
+
+
+def test_stroke_width_reaches_both_ends_of_its_range():
+    amount = distort._stroke_width(torch.rand(3000, generator=_g(1)), torch.rand(3000, generator=_g(2)))
+    assert amount.min() == -1 and amount.max() == 2
+    # whole levels: an erosion a sixth of the time and two dilations a sixth, not a blend's ~0%
+    assert 0.12 < (amount == -1).float().mean() < 0.22 and 0.12 < (amount == 2).float().mean() < 0.22
