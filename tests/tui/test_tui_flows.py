@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 from textual.binding import Binding
@@ -265,11 +267,21 @@ def test_random_starts_show_the_journey(make_app):
             await wait_for(pilot, lambda: screen.query_one("#gen-init", Select).value == "random")
             screen.query_one("#gen-count", Input).value = "3"
             screen.query_one("#gen-steps", Input).value = "12"
-            shown = []
+            shown, drawn = [], threading.Event()
             grid = screen.query_one("#gen-grid")
             original = grid.update
-            grid.update = lambda images, captions=None, columns=None: (shown.append(np.stack(images)),
+            grid.update = lambda images, captions=None, columns=None: (shown.append(np.stack(images)), drawn.set(),
                                                                       original(images, captions, columns))
+
+            class FirstStepWaits(collections.deque):
+                """The worker waits after its first step until the screen has drawn it: a short run on a
+                fast machine would otherwise end before the screen's first 4 Hz refresh."""
+
+                def append(self, step) -> None:
+                    super().append(step)
+                    drawn.wait(10)
+
+            screen.steps = FirstStepWaits()
             await pilot.click("#generate")
             await wait_for(pilot, lambda: screen.results)
             (result,) = screen.results
