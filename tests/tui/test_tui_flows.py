@@ -14,6 +14,7 @@ from textual.widgets import Input, Select
 
 from digittui import paths, weights
 from digittui.tui.jobs import RunState, TrainRequest
+from digittui.tui.widgets.digits import scaled_size
 from tests.tui.helpers import ready, run, start_long_training, wait_for
 
 
@@ -252,8 +253,8 @@ def test_generate_then_save_png_and_npz(make_app):
 
 def test_random_starts_show_the_journey(make_app):
     """Start: random, chosen with the mouse and the keys; the images change while the optimization runs; a
-    sample's filmstrip holds its frames from step 0 to the result, the CNN's confidence under each;
-    the saved GIF has the same frames."""
+    sample's filmstrip (by j and its number, or by a click on it) holds its frames from step 0 to the
+    result, the CNN's confidence under each; the saved GIF has the same frames."""
     from PIL import Image
 
     async def scenario():
@@ -296,6 +297,17 @@ def test_random_starts_show_the_journey(make_app):
             np.testing.assert_allclose(strip.frames, result.trajectory[:, 1].numpy())
             np.testing.assert_allclose(strip.confidence, result.trajectory_confidence[:, 1].numpy())
             assert f"{strip.steps[-1]}: {result.confidence[1]:.2f}" in app.screen.query_one("#filmstrip-grid")._captions
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen)
+            zoom, columns = grid._layout(grid.content_size.width)
+            cell = scaled_size(grid._images[0].shape, zoom)[0] + grid.gap
+            assert columns >= 3
+            await pilot.click("#gen-grid", offset=(cell - 1, 1))  # the gap after sample 1: nothing opens
+            await pilot.pause()
+            assert app.screen is screen
+            await pilot.click("#gen-grid", offset=(2 * cell + 3, 2))  # sample 3, clicked
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "FilmstripScreen")
+            np.testing.assert_allclose(app.screen.strip.frames, result.trajectory[:, 2].numpy())
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is screen)
             await pilot.press("s")

@@ -240,7 +240,7 @@ class GenerateScreen(DigitScreen):
         lines = [f"{r.request.label}: {r.steps} steps{stopped}, mean confidence "
                  f"{float(r.confidence.mean()):.2f}; {verdict(r)}" for r in results]
         self.query_one("#gen-status", Static).update("\n".join(lines) + "\nCaptions: the CNN's reading, "
-                                                     "confidence. j shows a sample's journey, s saves.")
+                                                     "confidence. j or a click shows a sample's journey, s saves.")
         self.sync_buttons()
 
     # Saving and morphing -----------------------------------------------------------------------
@@ -273,11 +273,21 @@ class GenerateScreen(DigitScreen):
         self.query_one("#gen-status", Static).update(Content("Saved " + " and ".join(map(str, files)) + sent))
         self.notify("Saved " + ", ".join(p.name for p in files) + sent, timeout=5, markup=False)
 
+    def _samples(self) -> list:
+        """(result, row) of every sample, in the order the grid shows them."""
+        return [(r, i) for r in self.results for i in range(len(r.images))]
+
+    def on_digit_grid_clicked(self, event: DigitGrid.Clicked) -> None:
+        """A click on a generated sample opens its journey, like j and its number."""
+        samples = self._samples() if event.grid.id == "gen-grid" and self.check_action("journey", ()) else []
+        if event.index < len(samples):
+            self.app.push_screen(FilmstripScreen(Filmstrip.of(*samples[event.index])))
+
     def action_journey(self) -> None:
         """Ask which sample (numbered as shown, left to right, then down), then show its filmstrip."""
         if not self.check_action("journey", ()):
             return
-        samples = [(r, i) for r in self.results for i in range(len(r.images))]
+        samples = self._samples()
 
         def chosen(text: str | None) -> None:
             if text is None:

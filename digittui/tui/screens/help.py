@@ -40,8 +40,8 @@ in the tree of folders and images.
 Type what to generate: a digit `7`, a number `2026`, a hybrid `3+8`, or `class:11`, an output unit
 of the CNN that no training example ever targeted. The VAE's latent space is searched for images the
 CNN reads as the target; the images sharpen live. **Start**: `picked` begins from draws the CNN already
-reads as the target, `random` from pure noise, which you watch become the digit. **j** opens a sample's
-journey as a filmstrip (its frames from step 0, the CNN's confidence under each). **s** saves PNG,
+reads as the target, `random` from pure noise, which you watch become the digit. **j** (or a click on
+a sample) opens its journey as a filmstrip (its frames from step 0, the CNN's confidence under each). **s** saves PNG,
 .npz and the journey as a GIF to the export folder shown (in a browser, through `digittui serve`, the
 browser downloads them too).
 

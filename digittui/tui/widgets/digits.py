@@ -11,7 +11,9 @@ import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.geometry import Size
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -128,6 +130,19 @@ class DigitGrid(Widget):
 
     DEFAULT_CSS = "DigitGrid { width: 1fr; height: auto; }"
 
+    class Clicked(Message):
+        """An image (or its caption) was clicked: `index` counts the images as shown, left to right,
+        then down."""
+
+        def __init__(self, grid: "DigitGrid", index: int) -> None:
+            super().__init__()
+            self.grid = grid
+            self.index = index
+
+        @property
+        def control(self) -> "DigitGrid":
+            return self.grid
+
     def __init__(self, zoom: float | None = 1.0, gap: int = 1, min_columns: int = 3, **kwargs) -> None:
         super().__init__(**kwargs)
         self.zoom = zoom
@@ -178,6 +193,24 @@ class DigitGrid(Widget):
         zoom = self.zoom or self._fit(width)
         fits = max(1, self._per_row(zoom, width))
         return zoom, min(fits, self._columns or fits)
+
+    def index_at(self, x: int, y: int) -> int | None:
+        """The image under the content cell (x, y), its caption included; None over a gap."""
+        if not self._images:
+            return None
+        zoom, columns = self._layout(self.content_size.width)
+        width, height = scaled_size(self._images[0].shape, zoom)
+        column, within = divmod(x, width + self.gap)
+        if within >= width or column >= columns or x < 0 or y < 0:
+            return None
+        index = y // (height + (1 if self._captions else 0)) * columns + column
+        return index if index < len(self._images) else None
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        index = self.index_at(offset.x, offset.y) if offset is not None else None
+        if index is not None:
+            self.post_message(self.Clicked(self, index))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if not self._images:
