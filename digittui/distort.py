@@ -110,6 +110,23 @@ def broken_strokes(x: torch.Tensor, gaps: torch.Tensor, generator: torch.Generat
     return x.masked_fill(cut, 0.0)
 
 
+def outline(x: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    """Hollow strokes where on [B] is true: the dilated digit minus the digit, scaled to full ink
+    (a digit drawn in outline, or the edges a photo filter leaves, like MNIST-C's canny edges)."""
+    dilated = F.max_pool2d(x, 3, 1, 1)
+    hollow = (dilated - x).clamp(0, 1) / dilated.amax((2, 3), keepdim=True).clamp(min=1e-6)
+    return torch.where(on.to(x.device).view(-1, 1, 1, 1), hollow, x)
+
+
+def ruled_lines(x: torch.Tensor, spacing: torch.Tensor, offset: torch.Tensor, ink: torch.Tensor) -> torch.Tensor:
+    """Notebook paper under the digit: horizontal lines every spacing [B] rows (0 = none), starting
+    offset [B] rows down, as faint as ink [B]; the pen's ink stays on top (the brighter value wins)."""
+    rows = torch.arange(x.shape[-2], device=x.device).view(1, 1, -1, 1)
+    spacing = spacing.to(x.device).long().view(-1, 1, 1, 1)
+    on_line = ((rows + offset.to(x.device).long().view(-1, 1, 1, 1)) % spacing.clamp(min=1) == 0) & (spacing > 0)
+    return torch.maximum(x, on_line.to(x.dtype) * ink.to(x.device, x.dtype).view(-1, 1, 1, 1))
+
+
 def _stroke_width(u: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
     """A thickness amount from uniform draws u, pick [B]: half the time a whole morphological level
     (an erosion, one or two dilations: what a thinner or thicker pen draws), else a blend in [-1, 2].
@@ -121,14 +138,18 @@ def _stroke_width(u: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
 
 def wild(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """A random mix for training: each image gets each distortion with probability p, at a random
-    strength up to about the benchmark's. Geometry first, then ink, then the scan's faults."""
+    strength up to about the benchmark's. Geometry first, then ink, the paper, then the scan's faults."""
     b = x.shape[0]
     u = _rand((b, 16), generator).to(x.device, x.dtype)
     on = u[:, :8] < p
     x = slant(x, torch.where(on[:, 0], (u[:, 8] * 2 - 1) * 0.4, 0))
     x = elastic(x, torch.where(on[:, 1], u[:, 9] * 2.5, 0), generator)
     x = thickness(x, torch.where(on[:, 2], _stroke_width(u[:, 10], u[:, 15]), 0))
+    x = outline(x, u[:, 7] < p / 3)  # rarer than the others: it changes every stroke at once
     x = broken_strokes(x, torch.where(on[:, 3], (u[:, 11] * 3).floor() + 1, 0), generator)
+    paper = _rand((b, 4), generator).to(x.device, x.dtype)
+    spacing = torch.where(paper[:, 0] < p / 3, (paper[:, 1] * 6).floor() + 5, 0)  # 5-10 rows apart
+    x = ruled_lines(x, spacing, (paper[:, 2] * 10).floor(), 0.2 + paper[:, 3] * 0.4)
     size = torch.where(on[:, 4], (u[:, 12] * 9).floor() + 8, x.shape[-1]).long()
     x = low_resolution(x, size)
     x = blur(x, torch.where(on[:, 5], u[:, 13] * 1.6, 0))

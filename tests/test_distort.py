@@ -26,6 +26,8 @@ def test_neutral_settings_are_the_identity():
     assert torch.allclose(distort.elastic(x, zero, _g()), x, atol=1e-5)
     assert torch.equal(distort.noise(x, zero, _g()), x)
     assert torch.equal(distort.broken_strokes(x, zero, _g()), x)
+    assert torch.equal(distort.outline(x, torch.zeros(1, dtype=torch.bool)), x)
+    assert torch.equal(distort.ruled_lines(x, zero, zero, torch.ones(1)), x)
 
 
 def test_thickness_thins_and_thickens():
@@ -48,6 +50,20 @@ def test_slant_shears_the_bar_and_cuts_break_it():
     assert abs(int(top) - int(bottom)) >= 4
     broken = distort.broken_strokes(_bar(), torch.tensor([3]), _g())
     assert broken.sum() < x.sum() * 3 and (broken <= _bar()).all()
+
+
+def test_outline_hollows_the_stroke():
+    hollow = distort.outline(_bar(5), torch.ones(1, dtype=torch.bool))[0, 0]
+    assert hollow[14, 14] == 0  # the middle of the 5-pixel bar is empty
+    assert hollow[14, 11] == 1 and hollow[14, 17] == 1  # its edges are ink, at full strength
+    assert hollow[14, 12] == 0 and hollow[2, 14] == 0  # nothing inside, nothing far away
+
+
+def test_ruled_lines_lie_under_the_ink():
+    paper = distort.ruled_lines(_bar(), torch.tensor([7]), torch.tensor([3]), torch.tensor([0.4]))[0, 0]
+    lined = [r for r in range(28) if abs(float(paper[r, 0]) - 0.4) < 1e-6]
+    assert lined == [4, 11, 18, 25]  # rows where row + offset is a multiple of the spacing
+    assert (paper[6:22, 13:16] == 1).all()  # the bar's ink wins where a line crosses it
 
 
 def test_wild_keeps_shape_range_and_device_independence_of_draws():

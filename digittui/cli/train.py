@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
                    help="random small rotations, scalings and shifts (default: off; on for the shipped CNN)")
     p.add_argument("--wild", type=_share, default=0.0, metavar="SHARE",
                    help="CNN: distort this share of each batch like handwriting unlike MNIST's: slant, "
-                        "wobble, thin/thick strokes, gaps, low resolution, blur, noise (default: 0 = off; "
-                        "e.g. 0.5; the shipped CNN was trained without it)")
+                        "wobble, thin/thick strokes, hollow strokes, gaps, low resolution, blur, noise "
+                        "(default: 0 = off; e.g. 0.5; the shipped CNN was trained without it)")
     p.add_argument("--outliers", type=non_negative_float, default=0.0, metavar="WEIGHT",
                    help="CNN: outlier exposure: each batch also holds letters and scribbles whose digit "
                         "probabilities are pushed towards uniform, with this loss weight, so that a low "
