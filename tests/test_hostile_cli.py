@@ -248,6 +248,16 @@ def test_the_tui_needs_a_terminal(monkeypatch, capsys):
     assert "TERM=dumb" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--vae", "other.pt"], ["--cnn", "other.pt"], ["--device", "cpu"],
+                                    ["--data-dir", "elsewhere"]])
+def test_a_ui_option_before_a_command_is_refused_not_ignored(option, capsys):
+    """`digittui --vae FILE evaluate` evaluated the VAE in use, not FILE, without a word."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*option, "evaluate"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"put it after the command: digittui evaluate {option[0]} ..." in err
+
+
 def test_without_a_terminal_the_command_exits_at_once():
     proc = subprocess.run([sys.executable, "-m", "digittui"], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=60, start_new_session=True)

@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command is None:
         return guard.run(lambda: open_tui(args))
+    misplaced = [option for option, value in (("--data-dir", args.app_data_dir), ("--cnn", args.app_cnn),
+                                              ("--vae", args.app_vae), ("--device", args.app_device != "auto"))
+                 if value]
+    if misplaced:  # they would be ignored: the command reads its own options
+        parser.error(f"{misplaced[0]} before the command is for the terminal UI; put it after the command: "
+                     f"digittui {args.command} {misplaced[0]} ...")
     return guard.run(lambda: args.run(args))
 
 
