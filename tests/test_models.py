@@ -27,6 +27,18 @@ def test_vae_shapes_and_reparameterization_noise():
     assert torch.equal(model(x)[0], model(x)[0])  # eval decodes the mean: deterministic
 
 
+def test_vae_refine_adds_a_full_resolution_conv_and_keeps_old_checkpoints_loadable():
+    plain, refined = VAE(VAEConfig()), VAE(VAEConfig(refine=8))
+    new_keys = set(refined.state_dict()) - set(plain.state_dict())
+    assert new_keys == {"dec3.weight", "dec3.bias"}  # refine=0 has exactly the layers of before
+    assert refined.dec2.out_channels == 8 and refined.decode(torch.zeros(2, 16)).shape == (2, 1, 28, 28)
+    # the 3x3 conv mixes neighbouring pixels: moving one feature map value moves a 3x3 patch of logits
+    h = torch.zeros(1, 8, 28, 28)
+    h[0, :, 10, 10] = 1.0
+    changed = (refined.dec3(h) - refined.dec3(torch.zeros_like(h))).abs()[0, 0] > 0
+    assert changed[9:12, 9:12].all() and changed.sum() == 9
+
+
 def test_vae_loss_is_summed_bce_plus_closed_form_kl():
     x = torch.rand(3, 1, 28, 28)
     logits = torch.randn(3, 1, 28, 28)

@@ -47,7 +47,7 @@ def add_parser(sub) -> None:
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", type=_model_field,
                    help="override a model size field, repeatable: cnn conv1, conv2, conv3, hidden, dropout; "
-                        "vae latent_dim, channels, hidden (default: the sizes in models/cnn.py, models/vae.py)")
+                        "vae latent_dim, channels, hidden, refine (default: the sizes in models/cnn.py, models/vae.py)")
     p.add_argument("--init", metavar="CHECKPOINT", default="",
                    help="start from this checkpoint's weights and model sizes instead of random ones, "
                         "e.g. to fine-tune the shipped CNN with other options (default: a fresh model)")
@@ -189,13 +189,14 @@ def _offer(kind: str, new_weights: Path, run_folder, use: bool) -> None:
 
 
 # Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
-_MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
-                 "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int}
-_VAE_ONLY, _CNN_ONLY = {"latent_dim", "channels"}, {"conv1", "conv2", "conv3", "dropout"}
-
-
 def _count(text: str) -> int:
     return 0 if text.strip() == "0" else positive_int(text)
+
+
+_MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
+                 "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int,
+                 "refine": _count}
+_VAE_ONLY, _CNN_ONLY = {"latent_dim", "channels", "refine"}, {"conv1", "conv2", "conv3", "dropout"}
 
 
 def _share(text: str) -> float:

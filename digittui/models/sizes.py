@@ -22,7 +22,7 @@ MAX_PARAMETERS = 20_000_000
 RANGES: dict[str, tuple[float, float]] = {
     "conv1": (1, 1024), "conv2": (1, 1024), "conv3": (1, 1024), "hidden": (1, 65536),
     "dropout": (0.0, 0.99), "num_classes": (10, 10), "num_outputs": (10, 1024),
-    "latent_dim": (1, 1024), "channels": (1, 1024),
+    "latent_dim": (1, 1024), "channels": (1, 1024), "refine": (0, 1024),
 }
 
 

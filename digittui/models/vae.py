@@ -18,6 +18,7 @@ class VAEConfig:
     latent_dim: int = 16  # size of z; guided generation optimizes in this space
     channels: int = 32  # channels after the first stride-2 conv (doubled after the second)
     hidden: int = 256  # width of the fully connected layer on both sides of z
+    refine: int = 0  # channels of a 3x3 conv at 28x28 that outputs the logits (0: the last transposed conv does)
 
 
 class VAE(nn.Module):
@@ -33,7 +34,10 @@ class VAE(nn.Module):
         self.dec_fc1 = nn.Linear(c.latent_dim, c.hidden)
         self.dec_fc2 = nn.Linear(c.hidden, 2 * ch * 7 * 7)
         self.dec1 = nn.ConvTranspose2d(2 * ch, ch, 4, stride=2, padding=1)  # 7 -> 14
-        self.dec2 = nn.ConvTranspose2d(ch, 1, 4, stride=2, padding=1)  # 14 -> 28
+        # A transposed conv of stride 2 draws each output pixel from a 2x2 patch of features; a 3x3 conv
+        # at full resolution lets neighbouring pixels' logits depend on each other's features.
+        self.dec2 = nn.ConvTranspose2d(ch, c.refine or 1, 4, stride=2, padding=1)  # 14 -> 28
+        self.dec3 = nn.Conv2d(c.refine, 1, 3, padding=1) if c.refine else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, 1, 28, 28] in [0, 1] -> (mu, logvar), each [B, latent_dim]."""
@@ -52,7 +56,9 @@ class VAE(nn.Module):
         h = F.relu(self.dec_fc1(z))  # [B, hidden]
         h = F.relu(self.dec_fc2(h)).view(-1, 2 * self.config.channels, 7, 7)  # [B, 2ch, 7, 7]
         h = F.relu(self.dec1(h))  # [B, ch, 14, 14]
-        return self.dec2(h)  # [B, 1, 28, 28]
+        if self.dec3 is None:
+            return self.dec2(h)  # [B, 1, 28, 28]
+        return self.dec3(F.relu(self.dec2(h)))  # [B, refine, 28, 28] -> [B, 1, 28, 28]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z: [B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]."""
