@@ -58,7 +58,8 @@ class TrainConfig:
     # faster steps, slower first ones; benchmarks/startup_cost.py weighs it for short runs
     model: dict = field(default_factory=dict)  # overrides of CNNConfig / VAEConfig fields
     wild: float = 0.0  # CNN: share of each batch also distorted like handwriting unlike MNIST's
-    # (digittui.distort.wild: slant, wobble, stroke width, outlines, gaps, low resolution, blur, noise). 0 = off
+    # (digittui.distort.wild: slant, wobble, stroke width, outlines, gaps, ruled paper, low resolution, blur,
+    # noise). 0 = off
     outliers: float = 0.0  # CNN: weight of outlier exposure (digittui.outliers): each batch also holds
     # letters and scribbles whose digit probabilities are pushed towards uniform. 0 = off
     holdout: int = 0  # CNN: the last N training images are never trained on; the temperature and the

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
                    help="random small rotations, scalings and shifts (default: off; on for the shipped CNN)")
     p.add_argument("--wild", type=_share, default=0.0, metavar="SHARE",
                    help="CNN: distort this share of each batch like handwriting unlike MNIST's: slant, "
-                        "wobble, thin/thick strokes, hollow strokes, gaps, low resolution, blur, noise "
+                        "wobble, thin/thick strokes, hollow strokes, gaps, ruled paper, low resolution, blur, noise "
                         "(default: 0 = off; e.g. 0.5; the shipped CNN was trained without it)")
     p.add_argument("--outliers", type=non_negative_float, default=0.0, metavar="WEIGHT",
                    help="CNN: outlier exposure: each batch also holds letters and scribbles whose digit "
@@ -188,11 +188,11 @@ def _offer(kind: str, new_weights: Path, run_folder, use: bool) -> None:
                       f"digittui checkpoint use {name}", highlight=False)
 
 
-# Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
 def _count(text: str) -> int:
     return 0 if text.strip() == "0" else positive_int(text)
 
 
+# Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
 _MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
                  "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int,
                  "refine": _count}
