@@ -117,6 +117,8 @@ CASES = {
                           "batch size: .* at most", _data()),
     "4-train-huge-model": Case(["train", "cnn", "--model", "hidden=1000000", "-o", "{tmp}/out.pt", *DATA], 1,
                                "hidden=1000000 is out of range", _data()),
+    "4-train-negative-refine": Case(["train", "vae", "--model", "refine=-1"], 2, r"-1 must be 0 \(off\) or more"),
+    "4-train-negative-holdout": Case(["train", "cnn", "--holdout", "-3"], 2, r"-3 must be 0 \(off\) or more"),
     "4-checkpoint-huge-config": Case(["checkpoint", "info", "{tmp}/odd.pt"], 1, "out of range",
                                      _odd_checkpoint("config", {"hidden": 1_000_000})),
     # 7: user text never read as markup
