@@ -137,8 +137,9 @@ def _stroke_width(u: torch.Tensor, pick: torch.Tensor) -> torch.Tensor:
 
 
 def wild(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    """A random mix for training: each image gets each distortion with probability p, at a random
-    strength up to about the benchmark's. Geometry first, then ink, the paper, then the scan's faults."""
+    """A random mix for training: each image gets each distortion with probability p (outlines and ruled
+    paper p / 3), at a random strength up to about the benchmark's. Geometry first, then ink, the paper,
+    then the scan's faults."""
     b = x.shape[0]
     u = _rand((b, 16), generator).to(x.device, x.dtype)
     on = u[:, :8] < p
