@@ -43,8 +43,10 @@ class TrainConfig:
     lr: float = 0.0  # peak learning rate of the one-cycle schedule; 0 = the kind's default
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     augment: bool = False  # random small rotations / scalings / shifts of each batch (CNN)
-    noise: float = 0.0  # CNN: add Gaussian pixel noise, its deviation drawn per image up to this. A CNN
-    # trained so has input gradients that point at strokes: guided generation's guide (generate.py)
+    noise: float = 0.0  # Gaussian pixel noise, its deviation drawn per image up to this. CNN: on the images;
+    # a CNN trained so has input gradients that point at strokes: guided generation's guide (generate.py).
+    # VAE: on the encoder's input only, the decoder reconstructing the clean image (a denoising VAE,
+    # which keeps the encoder from fitting the training images more closely than others)
     seed: int = 1  # same seed, same run
     device: str = "auto"  # auto | cuda | mps | cpu
     log_every: int = 20  # steps between loss readings (each reading waits for the GPU)
@@ -117,10 +119,11 @@ def _cnn_outlier_step(weight: float) -> Callable[[CNN, torch.Tensor, torch.Tenso
     return step
 
 
-def _vae_step(model: VAE, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(reconstruction + KL) per image, in nats."""
+def _vae_step(model: VAE, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(reconstruction + KL) per image, in nats: x is what the encoder sees, target what the
+    decoder reconstructs (the same images unless --noise makes this a denoising VAE)."""
     logits, mu, logvar = model(x)
-    recon, kl = vae_loss(logits, x, mu, logvar)
+    recon, kl = vae_loss(logits, target, mu, logvar)
     return (recon + kl) / x.shape[0]
 
 
@@ -405,14 +408,17 @@ def _split_holdout(digits: Digits, holdout: int) -> tuple[Digits, Digits | None]
 
 def _batch(config: TrainConfig, data: Digits, index: torch.Tensor, generator: torch.Generator,
            bank: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch (images, labels) as trained on: augmented, noised; its first `wild` share distorted (the
+    """One batch as trained on. VAE: (the encoder's input, noised or not; the clean images to reconstruct).
+    CNN: (images, labels), augmented, noised; its first `wild` share distorted (the
     order is already random); then, with outlier exposure, an eighth of its size in letters from
     `bank` (augmented too) and an eighth in scribbles, labelled -1, the same share of each distorted:
     were only digits distorted, a distortion would mean "a digit" and crisp strokes "not a digit"."""
     x, y = data.float_images(index), data.labels[index]
     if config.augment:
         x = augment(x, generator)
-    if config.noise and config.kind == "cnn":
+    if config.kind == "vae":
+        return (add_noise(x, config.noise, generator) if config.noise else x), x
+    if config.noise:
         x = add_noise(x, config.noise, generator)
     x = _distort_share(x, config.wild, generator)
     if bank is not None:

@@ -129,6 +129,28 @@ def test_vae_training_reports_nats_and_reconstructions(tiny_mnist, tmp_path):
     assert end.samples.shape == (2, 8, 28, 28)
 
 
+def test_vae_noise_reaches_the_encoder_only(tiny_mnist):
+    """--noise on a VAE: the encoder sees noised images, the decoder is scored on the clean ones."""
+    from digittui.data import load_mnist
+    from digittui.train import _batch
+    data, index = load_mnist(tiny_mnist), torch.arange(16)
+    clean = data.float_images(index)
+    x, target = _batch(TrainConfig(kind="vae", noise=0.5), data, index, torch.Generator().manual_seed(0), None)
+    assert torch.equal(target, clean) and not torch.equal(x, clean)
+    x, target = _batch(TrainConfig(kind="vae"), data, index, torch.Generator().manual_seed(0), None)
+    assert torch.equal(x, clean) and torch.equal(target, clean)
+
+
+def test_a_denoising_vae_trains_to_other_weights(tiny_mnist, tmp_path):
+    sizes = {"latent_dim": 4, "channels": 8, "hidden": 32}
+    for name, noise in (("plain", 0.0), ("denoising", 0.3)):
+        result = train(TrainConfig(kind="vae", epochs=1, batch_size=64, device="cpu", model=sizes, noise=noise),
+                       tiny_mnist, tmp_path / f"{name}.pt")
+        assert result.status == "completed" and 0 < result.metrics["test_loss"] < 784 * 2
+    plain, denoising = (checkpoints.load(tmp_path / f"{n}.pt").model.state_dict() for n in ("plain", "denoising"))
+    assert not torch.equal(plain["enc1.weight"], denoising["enc1.weight"])
+
+
 def test_ema_saves_the_average_not_the_live_weights(tiny_mnist, tmp_path):
     train(_config(epochs=1, ema=0.5), tiny_mnist, tmp_path / "ema.pt")
     ckpt = checkpoints.load(tmp_path / "ema.pt")

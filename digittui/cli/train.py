@@ -40,8 +40,9 @@ def add_parser(sub) -> None:
                         "(temperature, not-a-digit threshold) on them after every epoch (default: 0 = "
                         "uncalibrated; e.g. 5000)")
     p.add_argument("--noise", type=non_negative_float, default=0.0, metavar="SIGMA",
-                   help="cnn: add Gaussian pixel noise of a standard deviation drawn per image up to SIGMA "
-                        "(default: 0 = off; 1.0 for the shipped generation guide, assets/guide.pt)")
+                   help="add Gaussian pixel noise of a standard deviation drawn per image up to SIGMA; "
+                        "cnn: to the images (1.0 for the shipped generation guide, assets/guide.pt); vae: to "
+                        "what the encoder sees, the decoder reconstructing the clean image (default: 0 = off)")
     p.add_argument("--ema", type=_decay, default=0.0, metavar="DECAY",
                    help="evaluate and save a moving average of the weights with this per-step decay, "
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
