@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from digittui.cli.common import add_data_dir, add_device, console, err_console, non_negative_float, \
     notice, positive_float, positive_int, say, seed
+from digittui.modelconfig import RANGES, CNNConfig, VAEConfig, size_fields
 
 
 def add_parser(sub) -> None:
@@ -47,8 +48,9 @@ def add_parser(sub) -> None:
                    help="evaluate and save a moving average of the weights with this per-step decay, "
                         "e.g. 0.999 (default: 0 = off; on for the shipped CNN)")
     p.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE", type=_model_field,
-                   help="override a model size field, repeatable: cnn conv1, conv2, conv3, hidden, dropout; "
-                        "vae latent_dim, channels, hidden, refine (default: the sizes in models/cnn.py, models/vae.py)")
+                   help=f"override a model size field, repeatable: cnn {', '.join(_CNN_FIELDS)}; vae "
+                        f"{', '.join(_VAE_FIELDS)} (default: the sizes in digittui/modelconfig.py, which says "
+                        "what each is)")
     p.add_argument("--init", metavar="CHECKPOINT", default="",
                    help="start from this checkpoint's weights and model sizes instead of random ones, "
                         "e.g. to fine-tune the shipped CNN with other options (default: a fresh model)")
@@ -196,11 +198,9 @@ def _count(text: str) -> int:
     return 0 if text.strip() == "0" else positive_int(text)
 
 
-# Size fields a user may change; num_outputs / num_classes stay fixed (generation relies on them).
-_MODEL_FIELDS = {"conv1": positive_int, "conv2": positive_int, "conv3": positive_int, "hidden": positive_int,
-                 "dropout": non_negative_float, "latent_dim": positive_int, "channels": positive_int,
-                 "refine": _count}
-_VAE_ONLY, _CNN_ONLY = {"latent_dim", "channels", "refine"}, {"conv1", "conv2", "conv3", "dropout"}
+_CNN_FIELDS, _VAE_FIELDS = size_fields(CNNConfig), size_fields(VAEConfig)
+_MODEL_FIELDS = _CNN_FIELDS | _VAE_FIELDS
+_VAE_ONLY, _CNN_ONLY = set(_VAE_FIELDS) - set(_CNN_FIELDS), set(_CNN_FIELDS) - set(_VAE_FIELDS)
 
 
 def _share(text: str) -> float:
@@ -218,11 +218,24 @@ def _decay(text: str) -> float:
 
 
 def _model_field(text: str) -> tuple[str, int | float]:
+    """FIELD=VALUE, the value of the field's type and within its range (the parameter count is
+    checked once the kind is known)."""
     name, sep, value = text.partition("=")
     if not sep or name not in _MODEL_FIELDS:
         raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with FIELD one of "
                                          f"{', '.join(sorted(_MODEL_FIELDS))}")
-    return name, _MODEL_FIELDS[name](value)
+    number = (_whole if _MODEL_FIELDS[name] == "int" else non_negative_float)(value)
+    low, high = RANGES[name]
+    if not low <= number <= high:
+        raise argparse.ArgumentTypeError(f"{name}={value} is out of range ({low}-{high})")
+    return name, number
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _format_metrics(metrics: dict) -> str:

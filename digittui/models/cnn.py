@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from digittui.modelconfig import CNNConfig
+
 # Pixel statistics of the MNIST training set; normalising inside the model lets every caller
 # (training, classification, guided generation) hand it plain [0, 1] images.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-
-@dataclass
-class CNNConfig:
-    conv1: int = 16  # channels of the 5x5 conv on the 28x28 input
-    conv2: int = 32  # channels of the 3x3 conv at 14x14
-    conv3: int = 64  # channels of the 3x3 conv at 7x7
-    hidden: int = 128  # width of the fully connected layer
-    dropout: float = 0.2  # before the output layer
-    num_classes: int = 10  # digits that training examples target
-    num_outputs: int = 16  # output units; the 6 beyond num_classes are never targeted by any example,
-    # so asking the generator for "class 11" is a real experiment on an untrained-for unit
 
 
 class CNN(nn.Module):

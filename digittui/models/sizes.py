@@ -9,22 +9,15 @@ from dataclasses import fields
 from typing import Any
 
 from digittui.errors import ConfigError
-from digittui.models.cnn import CNN, CNNConfig
-from digittui.models.vae import VAE, VAEConfig
+from digittui.modelconfig import RANGES, CNNConfig, VAEConfig
+from digittui.models.cnn import CNN
+from digittui.models.vae import VAE
 
 KINDS = {"cnn": (CNN, CNNConfig), "vae": (VAE, VAEConfig)}
 
 # 20 million parameters: 80 MB of float32 weights, about 320 MB to train (weights, gradients and
 # Adam's two moments), 12x the shipped VAE (1.7 M) and 58x the shipped CNN (0.34 M).
 MAX_PARAMETERS = 20_000_000
-
-# field -> (smallest, largest). Fixed fields: generation and the spare output units rely on 10 classes.
-RANGES: dict[str, tuple[float, float]] = {
-    "conv1": (1, 1024), "conv2": (1, 1024), "conv3": (1, 1024), "hidden": (1, 65536),
-    "dropout": (0.0, 0.99), "num_classes": (10, 10), "num_outputs": (10, 1024),
-    "latent_dim": (1, 1024), "channels": (1, 1024), "refine": (0, 1024),
-}
-
 
 def checked_config(kind: str, raw: Any) -> CNNConfig | VAEConfig:
     """`raw` (a dict of field -> value, missing fields take the defaults) as the kind's configuration.

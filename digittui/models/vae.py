@@ -6,19 +6,11 @@ the quantity pytorch/examples' VAE prints as "Test set loss".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass
-class VAEConfig:
-    latent_dim: int = 16  # size of z; guided generation optimizes in this space
-    channels: int = 32  # channels after the first stride-2 conv (doubled after the second)
-    hidden: int = 256  # width of the fully connected layer on both sides of z
-    refine: int = 0  # channels of a 3x3 conv at 28x28 that outputs the logits (0: the last transposed conv does)
+from digittui.modelconfig import VAEConfig
 
 
 class VAE(nn.Module):
