@@ -45,8 +45,8 @@ class TrainConfig:
     augment: bool = False  # random small rotations / scalings / shifts of each batch (CNN)
     noise: float = 0.0  # Gaussian pixel noise, its deviation drawn per image up to this. CNN: on the images;
     # a CNN trained so has input gradients that point at strokes: guided generation's guide (generate.py).
-    # VAE: on the encoder's input only, the decoder reconstructing the clean image (a denoising VAE,
-    # which keeps the encoder from fitting the training images more closely than others)
+    # VAE: on the encoder's input only, the decoder reconstructing the clean image (a denoising VAE:
+    # a smoother encoder, Shu et al. 2018)
     seed: int = 1  # same seed, same run
     device: str = "auto"  # auto | cuda | mps | cpu
     log_every: int = 20  # steps between loss readings (each reading waits for the GPU)

@@ -26,11 +26,15 @@ def say(message: str, *, stderr: bool = False) -> None:
     (err_console if stderr else console).print(message, markup=False, highlight=False)
 
 
-def positive_int(text: str) -> int:
+def whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    value = whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     if value > 10_000_000:

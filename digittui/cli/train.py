@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from digittui.cli.common import add_data_dir, add_device, console, err_console, non_negative_float, \
-    notice, positive_float, positive_int, say, seed
+    notice, positive_float, positive_int, say, seed, whole
 from digittui.modelconfig import RANGES, CNNConfig, VAEConfig, size_fields
 
 
@@ -224,18 +224,11 @@ def _model_field(text: str) -> tuple[str, int | float]:
     if not sep or name not in _MODEL_FIELDS:
         raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with FIELD one of "
                                          f"{', '.join(sorted(_MODEL_FIELDS))}")
-    number = (_whole if _MODEL_FIELDS[name] == "int" else non_negative_float)(value)
+    number = (whole if _MODEL_FIELDS[name] == "int" else non_negative_float)(value)
     low, high = RANGES[name]
     if not low <= number <= high:
         raise argparse.ArgumentTypeError(f"{name}={value} is out of range ({low}-{high})")
     return name, number
-
-
-def _whole(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _format_metrics(metrics: dict) -> str:
