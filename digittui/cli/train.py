@@ -193,9 +193,10 @@ def _offer(kind: str, new_weights: Path, run_folder, use: bool) -> None:
 
 def _count(text: str) -> int:
     """A whole number, 0 (off) or more."""
-    if text.strip().lstrip("-").isdigit() and int(text) < 0:
-        raise argparse.ArgumentTypeError(f"{int(text)} must be 0 (off) or more")
-    return 0 if text.strip() == "0" else positive_int(text)
+    value = whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 (off) or more")
+    return value and positive_int(text)  # positive_int caps the size
 
 
 _CNN_FIELDS, _VAE_FIELDS = size_fields(CNNConfig), size_fields(VAEConfig)
