@@ -42,7 +42,7 @@ class TrainConfig:
     batch_size: int = 0  # images per optimizer step; 0 = the kind's default
     lr: float = 0.0  # peak learning rate of the one-cycle schedule; 0 = the kind's default
     weight_decay: float = 0.0  # AdamW decoupled weight decay
-    augment: bool = False  # random small rotations / scalings / shifts of each batch (CNN)
+    augment: bool = False  # random small rotations / scalings / shifts of each batch (the VAE reconstructs them)
     noise: float = 0.0  # Gaussian pixel noise, its deviation drawn per image up to this. CNN: on the images;
     # a CNN trained so has input gradients that point at strokes: guided generation's guide (generate.py).
     # VAE: on the encoder's input only, the decoder reconstructing the clean image (a denoising VAE:
