@@ -73,10 +73,8 @@ def run(args: argparse.Namespace) -> int:
         notice("--stop-confidence >= 1 is never reached: every sample runs all steps")
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-    from rich.text import Text
 
-    from digittui.generate import GenerateConfig, generate_many, load_guide, verdict
+    from digittui.generate import GenerateConfig, generate_many, load_guide
 
     device, loaded = load_models(args, "cnn", "vae")
     cnn, vae = (ckpt.model for ckpt, _ in loaded)
@@ -99,24 +97,41 @@ def run(args: argparse.Namespace) -> int:
     with bar:
         results = generate_many(requests, cnn, vae, config, guide=load_guide(device), on_step=on_step)
 
-    if args.json:
+    _print_results(results, args.json, preview="png" not in outputs)
+    _write_outputs(results, outputs, args)
+    return 0
+
+
+def _print_results(results: list, as_json: bool, preview: bool) -> None:
+    """One JSON line per request, or a table (and block-character previews on a terminal)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from digittui.generate import verdict
+
+    if as_json:
         for r in results:
             print_json({"spec": r.request.text, "label": r.request.label, "count": len(r.images),
                         "steps": r.steps, "mean_confidence": round(float(r.confidence.mean()), 4),
                         "min_confidence": round(float(r.confidence.min()), 4), "verdict": verdict(r)})
-    else:
-        table = Table(title=f"{len(requests) * config.count} samples, {results[0].steps} steps")
-        for column in ("request", "samples", "confidence mean", "min", "the CNN's verdict"):
-            table.add_column(column, justify="right" if column in ("samples", "confidence mean", "min") else "left")
-        for r in results:
-            table.add_row(Text(r.request.label), str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
-                          f"{float(r.confidence.min()):.3f}", verdict(r))
-        console.print(table)
-        if "png" not in outputs and console.is_terminal:
-            _preview(results)
+        return
+    table = Table(title=f"{sum(len(r.images) for r in results)} samples, {results[0].steps} steps")
+    for column in ("request", "samples", "confidence mean", "min", "the CNN's verdict"):
+        table.add_column(column, justify="right" if column in ("samples", "confidence mean", "min") else "left")
+    for r in results:
+        table.add_row(Text(r.request.label), str(len(r.images)), f"{float(r.confidence.mean()):.3f}",
+                      f"{float(r.confidence.min()):.3f}", verdict(r))
+    console.print(table)
+    if preview and console.is_terminal:
+        _preview(results)
+
+
+def _write_outputs(results: list, outputs: dict, args: argparse.Namespace) -> None:
+    """The PNG grid, arrays and GIF at the paths settled before the work, and --images' one file a sample."""
+    from digittui import export
 
     arrays = export.generated_arrays(results) if outputs or args.images else {}
-    columns = _columns(config.count, len(requests), arrays["images"].shape[-1]) if outputs else None
+    columns = _columns(args.count, len(results), arrays["images"].shape[-1]) if outputs else None
     if "png" in outputs:
         export.save_generated_grid(outputs["png"], results, arrays, columns=columns)
     if "npz" in outputs:
@@ -130,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
         trimmed = [a[:, :w] for a, w in zip(arrays["images"], arrays["widths"])]  # no right padding
         written = export.save_images(args.images, trimmed, names, args.overwrite)
         say(f"wrote {len(written)} images to {args.images}", stderr=args.json)
-    return 0
 
 
 def _columns(count: int, specs: int, width: int) -> int | None:
