@@ -78,20 +78,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
     from digittui import device as devices, events, paths, train as training
-    from digittui.cli.common import print_json
     from digittui.cli.guard import exit_status
 
-    wrong = sorted(set(dict(args.model)) & (_VAE_ONLY if args.kind == "cnn" else _CNN_ONLY))
+    wrong = _other_kinds_options(args)
     if wrong:
-        err_console.print(f"[bold red]error:[/] --model {', '.join(wrong)}: not a field of the {args.kind.upper()}")
-        return 2
-    cnn_only = [name for name in ("wild", "outliers", "holdout") if getattr(args, name)]
-    if args.kind == "vae" and cnn_only:
-        err_console.print(f"[bold red]error:[/] --{', --'.join(cnn_only)}: options of the CNN only")
+        err_console.print(f"[bold red]error:[/] {wrong}")
         return 2
     devices.resolve(args.device, required=args.require_device)  # fail fast on an absent required device
     config = training.TrainConfig(
@@ -104,6 +96,49 @@ def run(args: argparse.Namespace) -> int:
     best = run_folder.best if run_folder else None
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
+
+    bar, on_event = _reporter(args, show_best=best is not None)
+    try:
+        with bar:
+            result = training.train(config, data_dir, output, resume=args.resume,
+                                    on_event=on_event, control=control, best=best)
+    except KeyboardInterrupt as exc:
+        # Ctrl+C mid-epoch: the checkpoint on disk is the last completed epoch's, intact.
+        say(f"interrupted: {output} holds the last completed epoch" if output.is_file()
+            else "interrupted before the first epoch completed: nothing saved", stderr=True)
+        return exit_status(exc)
+    finally:
+        if run_folder is not None:
+            run_folder.discard_if_empty()
+    if result.status is events.Outcome.DIVERGED:
+        err_console.print(f"[bold red]training diverged:[/] {escape(result.message)}", highlight=False)
+        return 1
+    if result.status is events.Outcome.COMPLETED and not args.json:
+        say(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
+    new_weights = best if best is not None and best.is_file() else (output if output.is_file() else None)
+    if new_weights is not None:
+        _offer(args.kind, new_weights, run_folder, args.use)
+    return 0
+
+
+def _other_kinds_options(args: argparse.Namespace) -> str | None:
+    """The message for --model fields or options that belong to the other kind, or None."""
+    wrong = sorted(set(dict(args.model)) & (_VAE_ONLY if args.kind == "cnn" else _CNN_ONLY))
+    if wrong:
+        return f"--model {', '.join(wrong)}: not a field of the {args.kind.upper()}"
+    cnn_only = [name for name in ("wild", "outliers", "holdout") if getattr(args, name)]
+    if args.kind == "vae" and cnn_only:
+        return f"--{', --'.join(cnn_only)}: options of the CNN only"
+    return None
+
+
+def _reporter(args: argparse.Namespace, show_best: bool):
+    """(a progress bar, the training events' handler that drives it and prints each epoch)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from digittui import events
+    from digittui.cli.common import print_json
 
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"),
@@ -127,33 +162,13 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print_json({"epoch": event.epoch, "elapsed_s": round(event.elapsed_s, 2),
                             "train_s": round(event.train_s, 2), "images_per_s": round(event.images_per_s, 1),
-                            **event.metrics, **({"best": event.best} if best else {})})
+                            **event.metrics, **({"best": event.best} if show_best else {})})
             else:
                 kept = " (best so far)" if event.best else ""
                 bar.console.print(f"epoch {event.epoch}/{event.epochs}: {_format_metrics(event.metrics)}"
                                   f"  [dim]saved {escape(str(event.checkpoint))}{kept}[/]")
 
-    try:
-        with bar:
-            result = training.train(config, data_dir, output, resume=args.resume,
-                                    on_event=on_event, control=control, best=best)
-    except KeyboardInterrupt as exc:
-        # Ctrl+C mid-epoch: the checkpoint on disk is the last completed epoch's, intact.
-        say(f"interrupted: {output} holds the last completed epoch" if output.is_file()
-            else "interrupted before the first epoch completed: nothing saved", stderr=True)
-        return exit_status(exc)
-    finally:
-        if run_folder is not None:
-            run_folder.discard_if_empty()
-    if result.status is events.Outcome.DIVERGED:
-        err_console.print(f"[bold red]training diverged:[/] {escape(result.message)}", highlight=False)
-        return 1
-    if result.status is events.Outcome.COMPLETED and not args.json:
-        say(f"done in {result.elapsed_s:.1f} s: {_format_metrics(result.metrics)} -> {result.checkpoint}")
-    new_weights = best if best is not None and best.is_file() else (output if output.is_file() else None)
-    if new_weights is not None:
-        _offer(args.kind, new_weights, run_folder, args.use)
-    return 0
+    return bar, on_event
 
 
 def _run_folder(kind: str, resume: bool):
