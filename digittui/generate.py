@@ -286,6 +286,99 @@ def _verdict(images: torch.Tensor, jittered: torch.Tensor, targets: torch.Tensor
     return clean, worst
 
 
+class _Search:
+    """One batched optimization: a latent row for every sample (and digit position) of every request,
+    which rows still search, each row's best latent so far, and the frames of the journey."""
+
+    def __init__(self, requests: list[Request], cnn: CNN, vae: VAE, guide: CNN, config: GenerateConfig,
+                 generator: torch.Generator) -> None:
+        self.requests, self.cnn, self.vae, self.guide, self.config = requests, cnn, vae, guide, config
+        self.generator = generator
+        device = next(cnn.parameters()).device
+        targets, self.owner = _targets(requests, config.count)  # [R, 2], [R]
+        threshold = torch.where(targets[:, 0] == targets[:, 1], config.stop_confidence,
+                                config.stop_confidence / 2)  # [R]: hybrids top out at 0.5
+        self.z, self.images, log_probs = _initial_latents(targets, threshold, cnn, vae, config, generator)
+        self.targets, self.threshold = targets.to(device), threshold.to(device)
+        self.own_unit = torch.tensor([r.kind == "class" for r in requests])[self.owner].to(device)  # [R]
+        self.conf = _confidence(log_probs, self.targets)  # [R]
+        self.optimizer = RowAdam(self.z, config.lr)
+        rows = len(targets)
+        self.active = torch.ones(rows, dtype=torch.bool, device=device)  # [R]
+        self.best, self.best_z = torch.full((rows,), -1.0, device=device), self.z.clone()  # [R], [R, D]
+        # (step, per request: images [N, H, W], per request: confidences [N])
+        self.frames: list[tuple[int, list[torch.Tensor], list[torch.Tensor]]] = []
+        self.probs: torch.Tensor | None = None  # [R, C] once finished
+
+    def searching(self) -> bool:
+        return bool(self.active.any())
+
+    def report(self, step: int, on_step: Callable[[GenerateStep], None] | None) -> None:
+        """Keep a frame of every request's images and confidences; tell `on_step` about each request."""
+        count = self.config.count
+        per_request = _assemble(self.images.cpu(), self.requests, self.owner, count)
+        confidence = _combine(self.conf.cpu(), self.requests, self.owner, count)
+        self.frames.append((step, per_request, confidence))
+        if on_step is not None:
+            frozen = (~self.active).cpu()
+            for i, request in enumerate(self.requests):
+                done = int(frozen[self.owner == i].view(count, request.positions).all(1).sum())
+                on_step(GenerateStep(i, step, self.config.steps, per_request[i], confidence[i], done))
+
+    def step(self) -> None:
+        """One Adam step for the rows still searching; a row whose image passes is frozen."""
+        config, idx = self.config, self.active.nonzero().squeeze(1)  # [A]
+        za = self.z[idx].requires_grad_(True)  # [A, D]
+        x = _decode(self.vae, za, config.sharpness)  # [A, 1, 28, 28]
+        # The guidance sees a randomly warped copy: over the steps, the expectation over warps.
+        jittered = augment(x, self.generator, config.jitter_degrees, config.jitter_shift) if config.robust else x
+        objective = _guidance(jittered, self.targets[idx], self.own_unit[idx], self.cnn, self.guide)  # [A]
+        loss = -objective.sum() + config.prior_weight * _prior(za).sum()
+        (grad,) = torch.autograd.grad(loss, za)  # [A, D]; no gradients for the networks' weights
+        with torch.no_grad():
+            x, jittered = x.detach(), jittered.detach()
+            self.images[idx] = x[:, 0]
+            # A row is done when the CNN passes the image and its jittered copy: its verdict is not fragile.
+            self.conf[idx], worst = _verdict(x, jittered, self.targets[idx], self.threshold[idx], self.cnn,
+                                             check=config.init == Init.RANDOM)  # [A] each
+            passed = worst >= self.threshold[idx]  # [A]
+            self.active[idx[passed]] = False
+            better = worst > self.best[idx]
+            self.best[idx[better]] = worst[better]
+            self.best_z[idx[better]] = za[better].detach()
+            self.optimizer.step(idx[~passed], grad[~passed])  # the done rows keep the latent they were judged on
+
+    @torch.no_grad()
+    def finish(self) -> None:
+        """Judge each row on its best latent: the clean image, all rows at once."""
+        self.z = self.best_z
+        self.images = _decode(self.vae, self.z, self.config.sharpness)[:, 0]  # [R, 28, 28]
+        self.probs = torch.softmax(self.cnn(self.images[:, None]).float(), 1)  # [R, C]
+        self.conf = _confidence(self.probs.clamp_min(1e-30).log(), self.targets)
+
+    def results(self, steps: int, cancelled: bool) -> list[Generated]:
+        """One Generated per request, from the last frame (the result) and the journey's frames."""
+        out, digits, count = [], self.cnn.config.num_classes, self.config.count
+        z, probs, last = self.z.cpu(), self.probs.cpu(), self.frames[-1]
+        for i, request in enumerate(self.requests):
+            rows = self.owner == i
+            row_probs = probs[rows].view(count, request.positions, -1)  # [N, positions, C]
+            out.append(Generated(
+                request=request,
+                images=last[1][i],
+                latents=z[rows].view(count, request.positions, -1),
+                confidence=last[2][i],
+                probs=row_probs,
+                predicted=row_probs[..., :digits].argmax(-1),
+                trajectory=torch.stack([f[1][i] for f in self.frames]),
+                trajectory_confidence=torch.stack([f[2][i] for f in self.frames]),
+                trajectory_steps=[f[0] for f in self.frames],
+                steps=steps,
+                cancelled=cancelled,
+            ))
+        return out
+
+
 def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: GenerateConfig | None = None,
                   guide: CNN | None = None, on_step: Callable[[GenerateStep], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> list[Generated]:
@@ -296,92 +389,24 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
     if not requests:
         return []
     guide = guide if guide is not None else cnn
-    device = next(cnn.parameters()).device
     for model in (cnn, vae, guide):
         model.eval()
     generator = torch.Generator().manual_seed(config.seed)  # CPU: same draws on every device
-    targets, owner = _targets(requests, config.count)  # [R, 2], [R]
-    rows = targets.shape[0]
-    threshold = torch.where(targets[:, 0] == targets[:, 1], config.stop_confidence,
-                            config.stop_confidence / 2)  # [R]: hybrids top out at 0.5
-    z, images, log_probs = _initial_latents(targets, threshold, cnn, vae, config, generator)
-    targets_d, threshold = targets.to(device), threshold.to(device)
-    own_unit = torch.tensor([r.kind == "class" for r in requests])[owner].to(device)  # [R]
-    conf = _confidence(log_probs, targets_d)  # [R]
-    optimizer = RowAdam(z, config.lr)
-    active = torch.ones(rows, dtype=torch.bool, device=device)  # [R]
-    frames: list[tuple[int, list[torch.Tensor], list[torch.Tensor]]] = []  # (step, per request [N, H, W], [N])
-
-    def report(step: int) -> None:
-        per_request = _assemble(images.cpu(), requests, owner, config.count)
-        confidence = _combine(conf.cpu(), requests, owner, config.count)
-        frames.append((step, per_request, confidence))
-        if on_step is not None:
-            frozen = (~active).cpu()
-            for i, request in enumerate(requests):
-                done = int(frozen[owner == i].view(config.count, request.positions).all(1).sum())
-                on_step(GenerateStep(i, step, config.steps, per_request[i], confidence[i], done))
-
-    report(0)
-    best, best_z = torch.full((rows,), -1.0, device=device), z.clone()  # [R], [R, D]: see the module docstring
+    search = _Search(requests, cnn, vae, guide, config, generator)
+    search.report(0, on_step)
     step, cancelled = 0, False
-    while step < config.steps and bool(active.any()):
+    while step < config.steps and search.searching():
         if should_stop is not None and should_stop():
             cancelled = True
             break
-        idx = active.nonzero().squeeze(1)  # [A]
-        za = z[idx].requires_grad_(True)  # [A, D]
-        x = _decode(vae, za, config.sharpness)  # [A, 1, 28, 28]
-        # The guidance sees a randomly warped copy: over the steps, the expectation over warps.
-        jittered = augment(x, generator, config.jitter_degrees, config.jitter_shift) if config.robust else x
-        objective = _guidance(jittered, targets_d[idx], own_unit[idx], cnn, guide)  # [A]
-        loss = -objective.sum() + config.prior_weight * _prior(za).sum()
-        (grad,) = torch.autograd.grad(loss, za)  # [A, D]; no gradients for the networks' weights
-
+        search.step()
         step += 1
-        with torch.no_grad():
-            x, jittered = x.detach(), jittered.detach()
-            images[idx] = x[:, 0]
-            # A row is done when the CNN passes the image and its jittered copy: its verdict is not fragile.
-            conf[idx], worst = _verdict(x, jittered, targets_d[idx], threshold[idx], cnn,
-                                        check=config.init == Init.RANDOM)  # [A] each
-            passed = worst >= threshold[idx]  # [A]
-            active[idx[passed]] = False
-            better = worst > best[idx]
-            best[idx[better]] = worst[better]
-            best_z[idx[better]] = za[better].detach()
-            optimizer.step(idx[~passed], grad[~passed])  # the done rows keep the latent they were judged on
-        if step % config.report_every == 0 and step < config.steps and bool(active.any()):
-            report(step)  # (the last step's report comes after the final evaluation)
+        if step % config.report_every == 0 and step < config.steps and search.searching():
+            search.report(step, on_step)  # (the last step's report comes after the final evaluation)
+    search.finish()
+    search.report(step, on_step)  # the last frame is the result
+    return search.results(step, cancelled)
 
-    # The result is judged on each row's best latents, clean images, all rows at once.
-    z = best_z
-    with torch.no_grad():
-        images = _decode(vae, z, config.sharpness)[:, 0]  # [R, 28, 28]
-        probs = torch.softmax(cnn(images[:, None]).float(), 1)  # [R, C]
-        conf = _confidence(probs.clamp_min(1e-30).log(), targets_d)
-    report(step)  # the last frame is the result
-
-    results = []
-    digits = cnn.config.num_classes
-    for i, request in enumerate(requests):
-        rows_i = owner == i
-        p = request.positions
-        row_probs = probs.cpu()[rows_i].view(config.count, p, -1)  # [N, positions, C]
-        results.append(Generated(
-            request=request,
-            images=frames[-1][1][i],
-            latents=z.cpu()[rows_i].view(config.count, p, -1),
-            confidence=frames[-1][2][i],
-            probs=row_probs,
-            predicted=row_probs[..., :digits].argmax(-1),
-            trajectory=torch.stack([f[1][i] for f in frames]),
-            trajectory_confidence=torch.stack([f[2][i] for f in frames]),
-            trajectory_steps=[f[0] for f in frames],
-            steps=step,
-            cancelled=cancelled,
-        ))
-    return results
 
 
 def verdict(result: Generated) -> str:
