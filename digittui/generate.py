@@ -408,7 +408,6 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
     return search.results(step, cancelled)
 
 
-
 def verdict(result: Generated) -> str:
     """What the CNN makes of the samples, in words, for tables and the UI."""
     request, n = result.request, len(result.images)
