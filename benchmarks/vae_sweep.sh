@@ -8,7 +8,8 @@
 #
 #     DIGITTUI_DATA=/path/to/data bash benchmarks/vae_sweep.sh [LOG_DIR]
 #
-# Needs platformdirs beside torch and rich (gpu.sh says how to carry wheels to a machine without them).
+# Needs platformdirs beside torch and rich (gpu.sh says how to carry wheels to a machine without them),
+# and MNIST (a lent machine has none: carry the four .gz files, 11 MB, in a folder git ignores).
 # The best trial's checkpoint is stripped into LOG_DIR (default: the current folder), the others stay in
 # a temporary folder (a device call returns a few files of up to 16 MiB; a channels=64 VAE is larger:
 # retrain a winner like it with its command). To try it on a CPU:
