@@ -32,7 +32,6 @@ import torch.nn.functional as F
 
 from digittui import checkpoints, paths
 from digittui.data import Digits, load_mnist
-from digittui.paths import data_dir
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -72,11 +71,11 @@ def main() -> None:
 
     path = Path(args.vae) if args.vae else paths.shipped_checkpoint("vae")
     vae = checkpoints.load(path, "vae").model.eval()
-    train = load_mnist(data_dir(None), train=True)
+    train = load_mnist(paths.data_dir(), train=True)
     fit = Digits(train.images[:-args.holdout], train.labels[:-args.holdout])
     val = Digits(train.images[-args.holdout:], train.labels[-args.holdout:])
     z_fit, _ = sampled_terms(vae, fit, args.seed + 1)  # the codes the mixtures are fitted to
-    test = load_mnist(data_dir(None), train=False)
+    test = load_mnist(paths.data_dir(), train=False)
     sets = {"val": sampled_terms(vae, val, args.seed), "test": sampled_terms(vae, test, args.seed)}
 
     rows = [{"prior": "N(0, I)", **{f"{name}_loss": round(float((cost - standard_normal_log_density(z)).mean()), 3)
