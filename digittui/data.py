@@ -215,3 +215,13 @@ def affine(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: tor
     ], dim=1).to(device=x.device, dtype=x.dtype)  # [B, 2, 3]
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def split_holdout(digits: Digits, holdout: int) -> tuple[Digits, Digits | None]:
+    """(the images to train or fit on, the last `holdout` ones kept out to calibrate or validate, or None)."""
+    if not holdout:
+        return digits, None
+    if holdout >= len(digits):
+        raise DataError(f"--holdout {holdout} leaves nothing to train on: the training set has {len(digits):,} images")
+    return Digits(digits.images[:-holdout], digits.labels[:-holdout]), \
+        Digits(digits.images[-holdout:], digits.labels[-holdout:])

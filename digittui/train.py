@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from digittui import calibration, checkpoints, distort, limits, outliers, weights
-from digittui.data import Digits, add_noise, augment, batches_per_epoch, epoch_batches, load_mnist
+from digittui.data import Digits, add_noise, augment, batches_per_epoch, epoch_batches, load_mnist, split_holdout
 from digittui.device import describe, resolve
 from digittui.errors import CheckpointError, DataError, DeviceError, HomeError, LimitError, WriteError
 from digittui.evaluate import cnn_metrics, cnn_predictions, vae_metrics
@@ -260,7 +260,7 @@ def training_events(config: TrainConfig, data_dir: Path, output: Path, *, resume
     try:
         if control.wait_if_paused_then_should_stop():
             raise _Stop(Outcome.CANCELLED)
-        train_set, val_set = _split_holdout(load_mnist(data_dir, train=True, device=device), config.holdout)
+        train_set, val_set = split_holdout(load_mnist(data_dir, train=True, device=device), config.holdout)
         test_set = load_mnist(data_dir, train=False, device=device)
         bank = outliers.letters(device) if config.outliers else None
         if control.wait_if_paused_then_should_stop():
@@ -394,16 +394,6 @@ def _forward_backward(config: TrainConfig, device: torch.device, model: torch.nn
         return loss
 
     return eager
-
-
-def _split_holdout(digits: Digits, holdout: int) -> tuple[Digits, Digits | None]:
-    """(the images to train on, the last `holdout` ones kept out for calibration, or None)."""
-    if not holdout:
-        return digits, None
-    if holdout >= len(digits):
-        raise DataError(f"--holdout {holdout} leaves nothing to train on: the training set has {len(digits):,} images")
-    return Digits(digits.images[:-holdout], digits.labels[:-holdout]), \
-        Digits(digits.images[-holdout:], digits.labels[-holdout:])
 
 
 def _batch(config: TrainConfig, data: Digits, index: torch.Tensor, generator: torch.Generator,

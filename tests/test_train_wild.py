@@ -8,7 +8,7 @@ import torch
 from digittui import checkpoints, train as training
 from digittui.calibration import Calibration
 from digittui.cli import main
-from digittui.data import load_mnist
+from digittui.data import load_mnist, split_holdout
 from digittui.errors import DataError
 
 
@@ -42,12 +42,12 @@ def test_without_outliers_the_loss_is_plain_cross_entropy():
 
 def test_holdout_is_kept_out_and_too_large_a_holdout_is_refused(tiny_mnist):
     digits = load_mnist(tiny_mnist, train=True)
-    kept, val = training._split_holdout(digits, 56)
+    kept, val = split_holdout(digits, 56)
     assert len(kept) == len(digits) - 56 and len(val) == 56
     assert torch.equal(val.images, digits.images[-56:]) and torch.equal(kept.images, digits.images[:-56])
-    assert training._split_holdout(digits, 0) == (digits, None)
+    assert split_holdout(digits, 0) == (digits, None)
     with pytest.raises(DataError, match="nothing to train on"):
-        training._split_holdout(digits, len(digits))
+        split_holdout(digits, len(digits))
 
 
 def test_batches_with_every_option_are_labelled_and_sized(tiny_mnist):
