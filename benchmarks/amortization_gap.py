@@ -34,7 +34,7 @@ def negative_elbo(vae, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, 
     total = 0.0
     for _ in range(draws):
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
-        recon, kl = vae_loss(vae.decode_logits(z), x, mu, logvar)
+        recon, kl = vae_loss(vae, vae.decode_logits(z), x, z, mu, logvar)
         total = total + recon + kl
     return total / draws / len(x)
 

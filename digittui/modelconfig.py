@@ -25,6 +25,8 @@ class VAEConfig:
     channels: int = 32  # channels after the first stride-2 conv (doubled after the second)
     hidden: int = 256  # width of the fully connected layer on both sides of z
     refine: int = 0  # channels of a 3x3 conv at 28x28 that outputs the logits (0: the last transposed conv does)
+    prior_components: int = 0  # Gaussians in the prior p(z), fitted after training by `digittui checkpoint
+    # prior` (digittui/fitprior.py); 0 = N(0, I)
 
 
 # field -> (smallest, largest), checked for every configuration, from a file or from --model.
@@ -32,10 +34,12 @@ RANGES: dict[str, tuple[float, float]] = {
     "conv1": (1, 1024), "conv2": (1, 1024), "conv3": (1, 1024), "hidden": (1, 65536),
     "dropout": (0.0, 0.99), "num_classes": (10, 10), "num_outputs": (10, 1024),
     "latent_dim": (1, 1024), "channels": (1, 1024), "refine": (0, 1024),
+    "prior_components": (0, 1000),
 }
 
-# Fields no --model may change: generation and the spare output units rely on 10 classes.
-FIXED = {"num_classes", "num_outputs"}
+# Fields no --model may change: generation and the spare output units rely on 10 classes; a prior is
+# fitted to a trained VAE, not trained with it.
+FIXED = {"num_classes", "num_outputs", "prior_components"}
 
 
 def size_fields(config_cls: type) -> dict[str, str]:

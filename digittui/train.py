@@ -122,8 +122,8 @@ def _cnn_outlier_step(weight: float) -> Callable[[CNN, torch.Tensor, torch.Tenso
 def _vae_step(model: VAE, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(reconstruction + KL) per image, in nats: x is what the encoder sees, target what the
     decoder reconstructs (the same images unless --noise makes this a denoising VAE)."""
-    logits, mu, logvar = model(x)
-    recon, kl = vae_loss(logits, target, mu, logvar)
+    logits, z, mu, logvar = model(x)
+    recon, kl = vae_loss(model, logits, target, z, mu, logvar)
     return (recon + kl) / x.shape[0]
 
 

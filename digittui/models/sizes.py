@@ -40,6 +40,10 @@ def checked_config(kind: str, raw: Any) -> CNNConfig | VAEConfig:
     config = config_cls(**raw)
     if kind == "cnn" and config.num_outputs < config.num_classes:
         raise ConfigError(f"CNN num_outputs={config.num_outputs} is fewer than its {config.num_classes} classes")
+    if kind == "vae" and config.prior_components * config.latent_dim ** 2 > MAX_PARAMETERS:
+        raise ConfigError(f"a prior of {config.prior_components} Gaussians over {config.latent_dim} dimensions holds "
+                          f"{config.prior_components * config.latent_dim ** 2:,} numbers; the limit is "
+                          f"{MAX_PARAMETERS:,}")
     n = parameter_count(kind, config)
     if n > MAX_PARAMETERS:
         raise ConfigError(f"a {kind.upper()} of {_changed(raw)} has {n:,} parameters ({n * 4 / 1e9:.1f} GB); "

@@ -1,7 +1,8 @@
 """The variational autoencoder: conv encoder to (mu, logvar), reparameterization, deconv decoder.
 
-Loss = binary cross-entropy summed over the 784 pixels + KL(q(z|x) || N(0, I)), per image, in nats:
-the quantity pytorch/examples' VAE prints as "Test set loss".
+Loss = binary cross-entropy summed over the 784 pixels + KL(q(z|x) || p(z)), per image, in nats: the
+negative ELBO, the quantity pytorch/examples' VAE prints as "Test set loss" (its prior is N(0, I), as
+here unless a mixture was fitted: digittui/models/prior.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from digittui.modelconfig import VAEConfig
+from digittui.models.prior import make_prior
 
 
 class VAE(nn.Module):
@@ -30,6 +32,7 @@ class VAE(nn.Module):
         # at full resolution lets neighbouring pixels' logits depend on each other's features.
         self.dec2 = nn.ConvTranspose2d(ch, c.refine or 1, 4, stride=2, padding=1)  # 14 -> 28
         self.dec3 = nn.Conv2d(c.refine, 1, 3, padding=1) if c.refine else None
+        self.prior = make_prior(c.prior_components, c.latent_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, 1, 28, 28] in [0, 1] -> (mu, logvar), each [B, latent_dim]."""
@@ -56,19 +59,19 @@ class VAE(nn.Module):
         """z: [B, latent_dim] -> images [B, 1, 28, 28] in [0, 1]."""
         return torch.sigmoid(self.decode_logits(z))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, z, mu, logvar): z sampled in training mode, the posterior mean in eval mode."""
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar) if self.training else mu
-        return self.decode_logits(z), mu, logvar
+        return self.decode_logits(z), z, mu, logvar
 
 
-def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
+def vae_loss(model: VAE, logits: torch.Tensor, x: torch.Tensor, z: torch.Tensor, mu: torch.Tensor,
              logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reconstruction, KL), each summed over the batch, in nats.
+    """(reconstruction, KL), each summed over the batch, in nats, for logits decoded from z ~ q(z|x).
 
     Reconstruction: BCE of the decoder's logits against the [0, 1] pixels, summed over 784 pixels.
-    KL: -0.5 * sum(1 + logvar - mu^2 - exp(logvar)), the closed form for a diagonal Gaussian vs N(0, I).
+    KL: the model's prior's (closed form against N(0, I); against a mixture, estimated from z).
     """
     recon = F.binary_cross_entropy_with_logits(logits.float(), x.float(), reduction="sum")
-    kl = -0.5 * torch.sum(1 + logvar.float() - mu.float().pow(2) - logvar.float().exp())
-    return recon, kl
+    return recon, model.prior.kl(z, mu, logvar)
