@@ -137,3 +137,29 @@ def test_numeric_options_accept_only_sane_numbers(text):
             assert str(exc)
         else:
             assert ok(value)
+
+
+def test_checkpoint_prior_writes_a_vae_with_a_fitted_prior_and_says_what_it_bought(tmp_path, tiny_mnist, capsys):
+    from tests.test_fitprior import offset_vae
+
+    src = checkpoints.save(tmp_path / "vae.pt", "vae", offset_vae(), epoch=3,
+                           metrics={"test_loss": 500.0}, train={"epochs": 3})
+    before = src.read_bytes()
+    args = ["checkpoint", "prior", str(src), str(tmp_path / "fitted.pt"), "--components", "4", "--holdout", "56",
+            "--data-dir", str(tiny_mnist), "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    fitted = checkpoints.load(tmp_path / "fitted.pt", "vae")
+    assert fitted.model.config.prior_components == 4 and fitted.epoch == 3 and fitted.resume is None
+    assert fitted.train == {"epochs": 3, "prior": {k: report[k] for k in fitted.train["prior"]}}
+    assert report["fitted_on"] == 200 and report["components"] == 4
+    assert report["test_loss"] == fitted.metrics["test_loss"] and report["test_loss_before"] == 500.0
+    assert report["holdout_loss"] < report["holdout_loss_before"]  # a fitted prior beats N(0, I) on unseen images
+    assert src.read_bytes() == before
+
+
+def test_checkpoint_prior_never_writes_over_its_source(tmp_path, tiny_mnist, capsys):
+    src = checkpoints.save(tmp_path / "vae.pt", "vae", VAE(VAEConfig(latent_dim=2, channels=4, hidden=16)))
+    before = src.read_bytes()
+    assert main(["checkpoint", "prior", str(src), str(tmp_path / "." / "vae.pt"), "--data-dir", str(tiny_mnist)]) == 1
+    assert "is SRC" in capsys.readouterr().err and src.read_bytes() == before

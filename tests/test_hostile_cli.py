@@ -61,6 +61,10 @@ def _data(damage=None):
     return setup
 
 
+def _vae():
+    return lambda tmp: shutil.copy(REPO / "assets" / "vae.pt", tmp / "vae.pt")
+
+
 def _odd_checkpoint(key, value):
     def setup(tmp):
         payload = torch.load(tmp / "cnn.pt", weights_only=True)
@@ -93,6 +97,15 @@ CASES = {
     "1-strip-to-folder": Case(["checkpoint", "strip", "{cnn}", "{tmp}/out.pt"], 1, "it is a folder",
                               _folder("out.pt")),
     "1-strip-under-a-file": Case(["checkpoint", "strip", "{cnn}", "{cnn}/sub/out.pt"], 1, "is a file, not a folder"),
+    "1-prior-of-a-cnn": Case(["checkpoint", "prior", "{cnn}", "{tmp}/out.pt"], 1, "it holds a CNN, but a VAE"),
+    "1-prior-onto-its-source": Case(["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/vae.pt"], 1, "is SRC", _vae()),
+    "1-prior-to-fifo": Case(["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/out.pt"], 1, "it is a FIFO",
+                            lambda tmp: (_vae()(tmp), os.mkfifo(tmp / "out.pt"))),
+    "1-prior-more-gaussians-than-images": Case(
+        ["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/out.pt", "--holdout", "0", "--data-dir", "{tmp}/data"], 1,
+        "100 components need at least as many training images; the fit has 64", lambda tmp: (_vae()(tmp), _data()(tmp))),
+    "2-prior-gaussians-over-limit": Case(["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/out.pt", "--components", "1001"],
+                                         2, "over the limit of 1,000"),
     "1-train-to-fifo": Case(["train", "cnn", "-o", "{tmp}/out.pt", *DATA], 1, "it is a FIFO",
                             lambda tmp: (_data()(tmp), os.mkfifo(tmp / "out.pt"))),
     "1-train-to-folder": Case(["train", "cnn", "-o", "{tmp}/out.pt", *DATA], 1, "it is a folder",
