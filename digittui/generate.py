@@ -128,7 +128,8 @@ def _decode(vae: VAE, z: torch.Tensor, sharpness: float) -> torch.Tensor:
 
 
 def _prior(z: torch.Tensor) -> torch.Tensor:
-    """[B, D] -> [B]: -log N(z; 0, I) up to a constant, the VAE's prior."""
+    """[B, D] -> [B]: -log N(z; 0, I) up to a constant. N(0, I) even for a VAE given a fitted mixture
+    prior: the mixture's narrow wells hold latents that the guidance must move (benchmarks/RESULTS.md)."""
     return 0.5 * z.pow(2).sum(1)
 
 

@@ -32,8 +32,8 @@ def _decode(vae: VAE, z: torch.Tensor) -> torch.Tensor:
 
 
 def sample_prior(vae: VAE, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """n draws z ~ N(0, I), decoded: (latents [n, D], images [n, 28, 28])."""
-    z = torch.randn(n, vae.config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    """n draws z ~ p(z), the VAE's prior, decoded: (latents [n, D], images [n, 28, 28])."""
+    z = vae.prior.sample(n, torch.Generator().manual_seed(seed))
     return z, _decode(vae, z)
 
 

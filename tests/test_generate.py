@@ -383,3 +383,17 @@ def test_random_starts_freeze_only_once_the_self_check_passes(models, monkeypatc
     assert generate_many([parse("5")], cnn, vae, replace(config, init=Init.PICKED))[0].steps == 1
     monkeypatch.undo()
     assert generate_many([parse("5")], cnn, vae, replace(config, init=Init.RANDOM))[0].steps == 1
+
+
+@pytest.mark.parametrize("init", list(Init))
+def test_a_fitted_prior_leaves_the_guided_search_as_it_was(models, tiny_mnist, init):
+    """The search starts from and is pulled towards N(0, I) whatever prior the VAE was given: a
+    fitted mixture as the search's prior made random starts worse (benchmarks/RESULTS.md)."""
+    from digittui import fitprior
+    from digittui.data import load_mnist
+
+    cnn, vae = models
+    fitted = fitprior.fit(vae, load_mnist(tiny_mnist, train=True), 3)
+    assert fitted.config.prior_components == 3
+    plain, mixed = (generate_many([parse("4")], cnn, v, quick(init=init, steps=4))[0] for v in (vae, fitted))
+    assert torch.equal(plain.latents, mixed.latents) and torch.equal(plain.images, mixed.images)

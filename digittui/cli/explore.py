@@ -7,7 +7,7 @@ import argparse
 from digittui.cli.common import add_checkpoints, add_data_dir, add_device, add_init, at_most, load_models, \
     positive_int, say, seed
 
-MAX_EXTENT = 1000.0  # map units: the VAE's N(0, I) codes lie within about 4 of the centre
+MAX_EXTENT = 1000.0  # map units: the VAE's codes (prior N(0, I) or fitted to them) lie within about 4 of the centre
 
 
 def _add_output(p: argparse.ArgumentParser, default_name: str) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
                        description="Look around the VAE's latent space. Each command writes a PNG.")
     commands = p.add_subparsers(dest="explore", metavar="WHAT", required=True)
 
-    s = commands.add_parser("sample", help="decode random latents z ~ N(0, I), captioned with the CNN's verdict",
+    s = commands.add_parser("sample", help="decode random latents z ~ p(z), the VAE's prior, captioned with the CNN's verdict",
                             description="Decode random draws from the VAE's prior; each is captioned with "
                                         "the digit the CNN sees and its probability.")
     s.add_argument("--count", "-n", type=positive_int, default=64, help="samples (default: 64)")
@@ -85,7 +85,7 @@ def run_sample(args: argparse.Namespace) -> int:
     predictions = classify(cnn, images)
     export.save_png_grid(path, images, titles=[str(p.digit) for p in predictions],
                          confidences=[p.confidence for p in predictions],
-                         title=f"z ~ N(0, I), seed {args.seed}: the CNN's verdict")
+                         title=f"z ~ {vae.prior.describe()}, seed {args.seed}: the CNN's verdict")
     return _wrote(path)
 
 

@@ -169,7 +169,8 @@ class ExploreScreen(DigitScreen):
         self.showing = "random"
         self.seed += 1
         n = self._grid_size()
-        self.query_one("#explore-status", Static).update(f"Random z ~ N(0, I), seed {self.seed}")
+        self.query_one("#explore-status", Static).update(
+            f"Random z ~ p(z), {models.vae.model.prior.describe()}, seed {self.seed}")
         self._sample_worker(models.vae.model, n * n, self.seed)
         self._draw_map()
 
