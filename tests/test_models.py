@@ -93,6 +93,7 @@ def test_mixture_draws_follow_its_components():
     assert abs(right.float().mean().item() - 0.75) < 0.02
     assert abs(z[right, 0].mean().item() - 10) < 0.05 and abs(z[right, 1].std().item() - 0.1) < 0.01
     assert torch.equal(z, mixture.sample(20_000, torch.Generator().manual_seed(0)))  # seeded
+    assert mixture.double().sample(3).dtype == torch.float64  # as fitprior makes them
 
 
 def test_standard_normal_draws_are_torch_randn_draw_for_draw():

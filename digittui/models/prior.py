@@ -79,7 +79,7 @@ class GaussianMixture(nn.Module):
         """[n, D] on the CPU: a component by its weight, then a draw from it."""
         weights, means, tril = self.log_weights.cpu().exp(), self.means.cpu(), self.scale_tril.cpu()
         which = torch.multinomial(weights, n, replacement=True, generator=generator)  # [n]
-        eps = torch.randn(n, self.dim, generator=generator)
+        eps = torch.randn(n, self.dim, generator=generator, dtype=means.dtype)
         return means[which] + (tril[which] @ eps[:, :, None])[:, :, 0]
 
     def kl(self, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
