@@ -1,5 +1,5 @@
 """A trained VAE's prior replaced by a Gaussian mixture fitted to its codes: one z drawn from q(z|x)
-for each training image, then expectation-maximization (Dempster et al. 1977) from k-means++ centres.
+for each training image, then expectation-maximization (Dempster et al. 1977) from k-means clusters.
 
 The encoder and decoder stay as trained; only p(z) changes, so the VAE's ELBO is still a lower bound
 on log p(x), of the model with the new prior (benchmarks/RESULTS.md, "A better prior, fitted afterwards").
@@ -21,6 +21,7 @@ from digittui.models.prior import GaussianMixture
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-4  # stop once an iteration raises the mean log-likelihood by less, in nats per image
 REGULARIZATION = 1e-6  # added to every covariance's diagonal: a component on a few points stays invertible
+KMEANS_ITERATIONS = 20  # Lloyd steps from the k-means++ centres before EM: EM starts from better-placed clusters
 
 
 @torch.no_grad()
@@ -44,6 +45,17 @@ def kmeans_plus_plus(z: torch.Tensor, k: int, generator: torch.Generator) -> tor
         centres.append(z[torch.multinomial(nearest + 1e-30, 1, generator=generator)].squeeze(0))
         nearest = torch.minimum(nearest, (z - centres[-1]).pow(2).sum(1))
     return torch.stack(centres)
+
+
+def kmeans(z: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """[N] the cluster of each point: k-means++ centres, then KMEANS_ITERATIONS Lloyd steps."""
+    centres = kmeans_plus_plus(z, k, generator)
+    for _ in range(KMEANS_ITERATIONS):
+        nearest = torch.cdist(z, centres).argmin(1)
+        counts = torch.bincount(nearest, minlength=k)
+        sums = torch.zeros_like(centres).index_add_(0, nearest, z)
+        centres = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)  # empty: stays
+    return torch.cdist(z, centres).argmin(1)
 
 
 def _log_responsibilities(mixture: GaussianMixture, z: torch.Tensor, chunk: int = 4096
@@ -70,14 +82,13 @@ def _maximize(mixture: GaussianMixture, z: torch.Tensor, resp: torch.Tensor) -> 
 @torch.no_grad()
 def fit_mixture(z: torch.Tensor, components: int, generator: torch.Generator,
                 on_iteration: Callable[[int, float], None] = lambda i, ll: None) -> GaussianMixture:
-    """A float64 GaussianMixture of `components` fitted to z [N, D] by EM. Starts from k-means++
-    centres, each point given to its nearest; stops after MAX_ITERATIONS or once the mean
+    """A float64 GaussianMixture of `components` fitted to z [N, D] by EM. Starts from k-means
+    clusters, each point given to its nearest centre; stops after MAX_ITERATIONS or once the mean
     log-likelihood rises by less than TOLERANCE. `on_iteration(i, mean log-likelihood)` after each."""
     if not 1 <= components <= len(z):
         raise ValueError(f"{components} components need at least as many codes, not {len(z)}")
     mixture = GaussianMixture(components, z.shape[1]).double()
-    nearest = torch.cdist(z, kmeans_plus_plus(z, components, generator)).argmin(1)
-    _maximize(mixture, z, torch.nn.functional.one_hot(nearest, components).double())
+    _maximize(mixture, z, torch.nn.functional.one_hot(kmeans(z, components, generator), components).to(z.dtype))
     previous = -float("inf")
     for i in range(MAX_ITERATIONS):
         log_resp, log_likelihood = _log_responsibilities(mixture, z)

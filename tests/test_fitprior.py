@@ -100,3 +100,11 @@ def test_fine_tuning_a_vae_with_a_fitted_prior_trains_against_it_and_keeps_it(tm
     assert all(torch.equal(a, b) for a, b in zip(tuned.prior.state_dict().values(), fitted.prior.state_dict().values()))
     assert not torch.equal(tuned.fc_mu.weight, fitted.fc_mu.weight)  # the encoder did train
     assert end.metrics["test_loss"] == vae_metrics(tuned, load_mnist(tiny_mnist, train=False))["test_loss"]
+
+
+def test_kmeans_gives_every_point_its_nearest_of_k_centres():
+    z, _, _ = _three_clusters(900)
+    clusters = fitprior.kmeans(z, 3, torch.Generator().manual_seed(0))
+    assert set(clusters.tolist()) == {0, 1, 2}
+    centres = torch.stack([z[clusters == c].mean(0) for c in range(3)])
+    assert torch.equal(torch.cdist(z, centres).argmin(1), clusters)  # converged: Lloyd's fixed point
