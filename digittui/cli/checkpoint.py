@@ -13,7 +13,7 @@ from digittui.cli.common import add_data_dir, console, positive_int, print_json,
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("checkpoint", help="list kept runs, choose the weights in use, inspect a checkpoint",
+    p = sub.add_parser("checkpoint", help="list kept runs, choose the weights in use, inspect a checkpoint, fit a VAE's prior",
                        description="Every training run is kept (its best and its last epoch) until you delete "
                                    "it; the weights in use change only when you choose. Loading is always "
                                    "safe: nothing in a checkpoint is executed.")
@@ -43,11 +43,12 @@ def add_parser(sub) -> None:
     strip.set_defaults(run=run_strip)
     prior = actions.add_parser(
         "prior", help="give a trained VAE a Gaussian-mixture prior fitted to its codes: a tighter ELBO, no retraining",
-        description="Copy a VAE with its N(0, I) prior replaced by a mixture of Gaussians fitted (EM) to one code "
-                    "z ~ q(z|x) per training image; the last --holdout images are left out, to show what the new "
-                    "prior buys on images it never saw. The encoder and decoder are unchanged. The test set's "
-                    "negative ELBO is recomputed with the new prior and stored in DST (weights only); guided "
-                    "generation and Explore then draw their random latents from it. About a minute on 2 CPU cores.")
+        description="Copy a VAE with its prior (N(0, I), or an earlier fit) replaced by a mixture of Gaussians "
+                    "fitted (EM) to one code z ~ q(z|x) per training image; the last --holdout images are left out, "
+                    "to show what the new prior buys on images it never saw. The encoder and decoder are unchanged. "
+                    "The test set's negative ELBO is recomputed with the new prior and stored in DST (weights "
+                    "only). Explore then draws its random digits from the new prior; guided generation keeps "
+                    "N(0, I) for its search. About 1-2 minutes on 2 CPU cores.")
     prior.add_argument("src", metavar="SRC", help="VAE checkpoint to read")
     prior.add_argument("dst", metavar="DST", help="file to write (replaced atomically; SRC itself is refused)")
     prior.add_argument("--components", type=_components, default=100, metavar="K",
