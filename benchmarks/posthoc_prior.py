@@ -13,8 +13,15 @@ images (validation), and the test set only reports. The KL part is a one-draw es
 prior, N(0, I) included, so the rows compare like with like (the closed-form KL of `digittui evaluate`
 differs from it by sampling noise only).
 
+The engine's own EM (digittui/fitprior.py, what `digittui checkpoint prior` runs) is fitted to the same
+codes for each of `--engine` sizes, beside scikit-learn's. For N(0, I) and the engine's mixtures, `--samples`
+draws from the prior are decoded and scored as generation_quality.py scores samples: "readable", the share
+that the independent judge (judge.py) and the CNN in use read as the same digit, and "realism", the mean
+distance to the nearest training digit relative to real test digits' (lower is closer).
+
     pip install scikit-learn
-    DIGITTUI_DATA=/path/to/data python benchmarks/posthoc_prior.py [--vae FILE] [--components 1 10 50 100] [--seed 0]
+    DIGITTUI_DATA=/path/to/data python benchmarks/posthoc_prior.py [--vae FILE] [--components 1 10 50 100] \
+        [--engine 100] [--samples 2000] [--seed 0]
 
 Prints one JSON line per prior; the one chosen on validation says so.
 """
@@ -24,14 +31,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from digittui import checkpoints, paths
-from digittui.data import Digits, load_mnist
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import judge  # noqa: E402  (the sibling files, not a package)
+from generation_metrics import Reference  # noqa: E402
+
+from digittui import checkpoints, fitprior, paths  # noqa: E402
+from digittui.classify import classify  # noqa: E402
+from digittui.data import Digits, load_mnist  # noqa: E402
+from digittui.models.prior import StandardNormal  # noqa: E402
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -56,18 +70,33 @@ def standard_normal_log_density(z: np.ndarray) -> np.ndarray:
     return -0.5 * (z ** 2 + _LOG_2PI).sum(1)
 
 
+@torch.no_grad()
+def sample_figures(prior, vae, cnn, reference: Reference, n: int, seed: int) -> dict[str, float]:
+    """n draws from `prior`, decoded: the share the judge and the CNN read alike, and realism."""
+    images = vae.decode(prior.sample(n, torch.Generator().manual_seed(seed)).float())[:, 0]
+    cnn_digits = torch.tensor([p.digit for p in classify(cnn, images)])
+    readable = (judge.predict(reference.judge, images) == cnn_digits).float().mean()
+    return {"samples": n, "readable": round(float(readable), 4),
+            "realism": round(float(reference.nearest(images).mean()) / reference.real_nearest, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vae", help="VAE checkpoint (default: the shipped one)")
-    parser.add_argument("--components", type=int, nargs="+", default=[1, 10, 50, 100],
-                        help="mixture sizes to fit (default: 1 10 50 100)")
+    parser.add_argument("--components", type=int, nargs="*", default=[1, 10, 50, 100],
+                        help="mixture sizes to fit with scikit-learn (default: 1 10 50 100; none: skip it)")
+    parser.add_argument("--engine", type=int, nargs="*", default=[100],
+                        help="mixture sizes to fit with digittui.fitprior too (default: 100)")
+    parser.add_argument("--samples", type=int, default=2000,
+                        help="draws decoded from N(0, I) and from each engine mixture (default: 2000)")
     parser.add_argument("--holdout", type=int, default=5000,
                         help="the last N training images choose the mixture size (default: 5000)")
     parser.add_argument("--seed", type=int, default=0, help="draws of z for the figures (default: 0)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from sklearn.mixture import GaussianMixture
+    if args.components:
+        from sklearn.mixture import GaussianMixture
 
     path = Path(args.vae) if args.vae else paths.shipped_checkpoint("vae")
     vae = checkpoints.load(path, "vae").model.eval()
@@ -78,13 +107,23 @@ def main() -> None:
     test = load_mnist(paths.data_dir(), train=False)
     sets = {"val": sampled_terms(vae, val, args.seed), "test": sampled_terms(vae, test, args.seed)}
 
+    cnn = checkpoints.load_default("cnn")[0].model
+    reference = Reference(paths.data_dir())
+    normal = StandardNormal(vae.config.latent_dim)
     rows = [{"prior": "N(0, I)", **{f"{name}_loss": round(float((cost - standard_normal_log_density(z)).mean()), 3)
-                                     for name, (z, cost) in sets.items()}}]
+                                     for name, (z, cost) in sets.items()},
+             **sample_figures(normal, vae, cnn, reference, args.samples, args.seed)}]
     for k in args.components:
         mixture = GaussianMixture(k, covariance_type="full", random_state=0, max_iter=200).fit(z_fit)
         rows.append({"prior": f"mixture of {k}", "components": k,
                      **{f"{name}_loss": round(float((cost - mixture.score_samples(z)).mean()), 3)
                         for name, (z, cost) in sets.items()}})
+    for k in args.engine:
+        mixture = fitprior.fit_mixture(torch.from_numpy(z_fit), k, torch.Generator().manual_seed(args.seed))
+        rows.append({"prior": f"mixture of {k}, digittui.fitprior", "components": k,
+                     **{f"{name}_loss": round(float((torch.from_numpy(cost) - mixture.log_prob(torch.from_numpy(z))).mean()), 3)
+                        for name, (z, cost) in sets.items()},
+                     **sample_figures(mixture, vae, cnn, reference, args.samples, args.seed)})
     best = min(rows, key=lambda r: r["val_loss"])
     for row in rows:
         print(json.dumps({"vae": str(path), "seed": args.seed, **row, "chosen_on_val": row is best}), flush=True)
