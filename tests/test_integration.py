@@ -13,7 +13,7 @@ pytestmark = pytest.mark.mnist
 
 
 def test_shipped_weights_meet_their_targets(mnist_dir, capsys):
-    """Shipped CNN >= 99.6% test accuracy, shipped VAE <= 95 nats per image."""
+    """Shipped CNN >= 99.6% test accuracy, shipped VAE <= 92 nats per image (negative ELBO, z sampled)."""
     if not shipped_checkpoint("cnn").is_file():
         pytest.fail("assets/cnn.pt is missing")
     assert main(["evaluate", "--json", "--data-dir", str(mnist_dir), "--device", "cpu"]) == 0
@@ -21,7 +21,7 @@ def test_shipped_weights_meet_their_targets(mnist_dir, capsys):
     assert result["cnn_source"] == result["vae_source"] == "shipped"
     assert result["test_images"] == 10_000
     assert result["cnn_test_accuracy"] >= 0.996
-    assert result["vae_test_loss"] <= 95.0
+    assert result["vae_test_loss"] <= 92.0
 
 
 @pytest.mark.slow  # the whole default recipe on the real MNIST
