@@ -52,7 +52,7 @@ class GaussianMixture(nn.Module):
         self.register_buffer("scale_tril", torch.eye(dim).repeat(components, 1, 1))
 
     def describe(self) -> str:
-        return f"a mixture of {len(self.means)} Gaussians"
+        return f"{len(self.means)}-Gaussian mixture"
 
     def component_log_probs(self, z: torch.Tensor) -> torch.Tensor:
         """[N, D] -> [N, K] float64: log w_k + log N(z; mean_k, L_k L_k^T)."""

@@ -170,7 +170,7 @@ class ExploreScreen(DigitScreen):
         self.seed += 1
         n = self._grid_size()
         self.query_one("#explore-status", Static).update(
-            f"Random z ~ p(z), {models.vae.model.prior.describe()}, seed {self.seed}")
+            f"Random z ~ {models.vae.model.prior.describe()}, seed {self.seed}")
         self._sample_worker(models.vae.model, n * n, self.seed)
         self._draw_map()
 
