@@ -309,7 +309,6 @@ class _Search:
         self.best, self.best_z = torch.full((rows,), -1.0, device=device), self.z.clone()  # [R], [R, D]
         # (step, per request: images [N, H, W], per request: confidences [N])
         self.frames: list[tuple[int, list[torch.Tensor], list[torch.Tensor]]] = []
-        self.probs: torch.Tensor | None = None  # [R, C] once finished
 
     def searching(self) -> bool:
         return bool(self.active.any())
@@ -350,17 +349,21 @@ class _Search:
             self.optimizer.step(idx[~passed], grad[~passed])  # the done rows keep the latent they were judged on
 
     @torch.no_grad()
-    def finish(self) -> None:
-        """Judge each row on its best latent: the clean image, all rows at once."""
+    def finish(self, steps: int, cancelled: bool, on_step: Callable[[GenerateStep], None] | None
+               ) -> list[Generated]:
+        """Judge each row on its best latent (the clean image, all rows at once), keep that as the
+        last frame, and return one Generated per request."""
         self.z = self.best_z
         self.images = _decode(self.vae, self.z, self.config.sharpness)[:, 0]  # [R, 28, 28]
-        self.probs = torch.softmax(self.cnn(self.images[:, None]).float(), 1)  # [R, C]
-        self.conf = _confidence(self.probs.clamp_min(1e-30).log(), self.targets)
+        probs = torch.softmax(self.cnn(self.images[:, None]).float(), 1)  # [R, C]
+        self.conf = _confidence(probs.clamp_min(1e-30).log(), self.targets)
+        self.report(steps, on_step)  # the last frame is the result
+        return self._results(probs.cpu(), steps, cancelled)
 
-    def results(self, steps: int, cancelled: bool) -> list[Generated]:
+    def _results(self, probs: torch.Tensor, steps: int, cancelled: bool) -> list[Generated]:
         """One Generated per request, from the last frame (the result) and the journey's frames."""
         out, digits, count = [], self.cnn.config.num_classes, self.config.count
-        z, probs, last = self.z.cpu(), self.probs.cpu(), self.frames[-1]
+        z, last = self.z.cpu(), self.frames[-1]
         for i, request in enumerate(self.requests):
             rows = self.owner == i
             row_probs = probs[rows].view(count, request.positions, -1)  # [N, positions, C]
@@ -404,9 +407,7 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
         step += 1
         if step % config.report_every == 0 and step < config.steps and search.searching():
             search.report(step, on_step)  # (the last step's report comes after the final evaluation)
-    search.finish()
-    search.report(step, on_step)  # the last frame is the result
-    return search.results(step, cancelled)
+    return search.finish(step, cancelled, on_step)
 
 
 def verdict(result: Generated) -> str:
