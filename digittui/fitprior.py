@@ -9,14 +9,16 @@ checks it against scikit-learn's GaussianMixture.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict
 from typing import Callable
 
 import torch
 
 from digittui.data import Digits
+from digittui.modelconfig import VAEConfig
 from digittui.models import VAE
 from digittui.models.prior import GaussianMixture
+from digittui.models.sizes import checked_config
 
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-4  # stop once an iteration raises the mean log-likelihood by less, in nats per image
@@ -100,13 +102,19 @@ def fit_mixture(z: torch.Tensor, components: int, generator: torch.Generator,
     return mixture
 
 
+def fitted_config(config: VAEConfig, components: int) -> VAEConfig:
+    """`config` with a prior of `components` Gaussians; ConfigError when that prior is past the size limit."""
+    return checked_config("vae", {**asdict(config), "prior_components": components})
+
+
 def fit(vae: VAE, digits: Digits, components: int, seed: int = 0,
         on_iteration: Callable[[int, float], None] = lambda i, ll: None) -> VAE:
     """A copy of `vae` (on the CPU) whose prior is a mixture of `components` Gaussians fitted to the
     codes of `digits`; the encoder and decoder are the same weights."""
+    config = fitted_config(vae.config, components)
     generator = torch.Generator().manual_seed(seed)
     mixture = fit_mixture(codes(vae, digits, generator), components, generator, on_iteration)
-    fitted = VAE(replace(vae.config, prior_components=components))
+    fitted = VAE(config)
     own = {k: v for k, v in vae.state_dict().items() if not k.startswith("prior.")}
     prior = {f"prior.{k}": v.float() for k, v in mixture.state_dict().items()}
     fitted.load_state_dict(own | prior, strict=True)

@@ -85,6 +85,8 @@ def test_a_prior_too_large_to_hold_is_refused_before_it_is_built():
     dim = math.isqrt(MAX_PARAMETERS // components) + 1
     with pytest.raises(ConfigError, match="prior of 1000 Gaussians"):
         checked_config("vae", {"latent_dim": dim, "prior_components": components})
+    with pytest.raises(ConfigError, match="prior of 1000 Gaussians"):
+        fitprior.fitted_config(VAEConfig(latent_dim=dim), components)  # what fit and `checkpoint prior` check first
 
 
 def test_fine_tuning_a_vae_with_a_fitted_prior_trains_against_it_and_keeps_it(tmp_path, tiny_mnist):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from digittui.cli.common import add_data_dir, console, positive_int, print_json, say, seed
+from digittui.cli.common import add_data_dir, console, count_or_off, positive_int, print_json, say, seed
 
 
 def add_parser(sub) -> None:
@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
     prior.add_argument("--components", type=_components, default=100, metavar="K",
                        help="Gaussians in the mixture, 1-1000 (default: 100, the best of 10/50/100/200 on held-out "
                             "images for the shipped VAE, benchmarks/RESULTS.md)")
-    prior.add_argument("--holdout", type=_holdout, default=5000, metavar="N",
+    prior.add_argument("--holdout", type=count_or_off, default=5000, metavar="N",
                        help="leave the last N training images out of the fit and report the ELBO on them "
                             "(default: 5000; 0 = fit on all 60,000)")
     prior.add_argument("--seed", type=seed, default=0, help="the codes' draws and the EM start (default: 0)")
@@ -71,9 +71,6 @@ def _components(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value:,} components is over the limit of {most:,}")
     return value
 
-
-def _holdout(text: str) -> int:
-    return 0 if text.strip() == "0" else positive_int(text)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -114,14 +111,17 @@ def run_prior(args: argparse.Namespace) -> int:
     ckpt = checkpoints.load(src, "vae")
     if dst.exists() and dst.resolve() == src.resolve():
         raise WriteError(f"{dst} is SRC: write the VAE with its new prior to another file (SRC stays as it is)")
-    safeio.check_destination(dst, "checkpoint", need_bytes=src.stat().st_size + 4 * args.components * 300)
-    fit_set, held = data.split_holdout(data.load_mnist(paths.data_dir(args.data_dir), train=True), args.holdout)
+    d = fitprior.fitted_config(ckpt.model.config, args.components).latent_dim  # a prior too large: refused now
+    safeio.check_destination(dst, "checkpoint", need_bytes=src.stat().st_size + 4 * args.components * (d * d + d + 1))
+    data_dir = paths.data_dir(args.data_dir)
+    (fit_set, held), test = data.split_holdout(data.load_mnist(data_dir, train=True), args.holdout), \
+        data.load_mnist(data_dir, train=False)
     if args.components > len(fit_set):
         raise LimitError(f"{args.components:,} components need at least as many training images; the fit has "
                          f"{len(fit_set):,}")
     with _fit_progress(args.json) as on_iteration:
         vae = fitprior.fit(ckpt.model, fit_set, args.components, args.seed, on_iteration)
-    metrics = vae_metrics(vae, data.load_mnist(paths.data_dir(args.data_dir), train=False))
+    metrics = vae_metrics(vae, test)
     held_out = {"holdout_loss_before": vae_metrics(ckpt.model, held)["test_loss"],
                 "holdout_loss": vae_metrics(vae, held)["test_loss"]} if held is not None else {}
     fitted = {"components": args.components, "seed": args.seed, "fitted_on": len(fit_set), **held_out}

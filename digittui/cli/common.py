@@ -42,6 +42,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count_or_off(text: str) -> int:
+    """A whole number, 0 (off) or more."""
+    value = whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 (off) or more")
+    return value and positive_int(text)  # positive_int caps the size
+
+
 def seed(text: str) -> int:
     """A random seed: a whole number every generator accepts (digittui.limits.MAX_SEED)."""
     from digittui.errors import LimitError

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from digittui.cli.common import add_data_dir, add_device, console, err_console, non_negative_float, \
-    notice, positive_float, positive_int, say, seed, whole
+from digittui.cli.common import add_data_dir, add_device, console, count_or_off, err_console, \
+    non_negative_float, notice, positive_float, positive_int, say, seed, whole
 from digittui.modelconfig import RANGES, CNNConfig, VAEConfig, size_fields
 
 
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
                    help="CNN: outlier exposure: each batch also holds letters and scribbles whose digit "
                         "probabilities are pushed towards uniform, with this loss weight, so that a low "
                         "confidence means 'not a digit' (default: 0 = off; e.g. 0.1; not used for the shipped CNN)")
-    p.add_argument("--holdout", type=_count, default=0, metavar="N",
+    p.add_argument("--holdout", type=count_or_off, default=0, metavar="N",
                    help="CNN: never train on the last N training images; fit the confidence calibration "
                         "(temperature, not-a-digit threshold) on them after every epoch (default: 0 = "
                         "uncalibrated; e.g. 5000)")
@@ -204,14 +204,6 @@ def _offer(kind: str, new_weights: Path, run_folder, use: bool) -> None:
         in_use = f"none usable ({exc})"
     err_console.print(f"{where}: {metric.format(new.metrics)}; in use: {in_use}. To use the new weights: "
                       f"digittui checkpoint use {name}", highlight=False)
-
-
-def _count(text: str) -> int:
-    """A whole number, 0 (off) or more."""
-    value = whole(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 (off) or more")
-    return value and positive_int(text)  # positive_int caps the size
 
 
 _CNN_FIELDS, _VAE_FIELDS = size_fields(CNNConfig), size_fields(VAEConfig)
