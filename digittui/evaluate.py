@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from digittui.data import Digits
 from digittui.models import CNN, VAE, vae_loss
+from digittui.models.prior import LOG_2PI
 
 
 @torch.no_grad()
@@ -85,9 +86,6 @@ def vae_metrics(model: VAE, digits: Digits, batch_size: int = 1000, seed: int = 
             "test_kl": round(kl / n, 4)}
 
 
-_LOG_2PI = math.log(2 * math.pi)
-
-
 @torch.no_grad()
 def vae_iw_bound(model: VAE, digits: Digits, samples: int, seed: int = 0, decodes: int = 4096) -> float:
     """The negative importance-weighted bound (IWAE, Burda et al. 2016) in nats per image: the mean
@@ -114,7 +112,7 @@ def vae_iw_bound(model: VAE, digits: Digits, samples: int, seed: int = 0, decode
             logits = model.decode_logits(z.flatten(0, 1)).float().view(k, *x.shape)
             log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
             log_pz = model.prior.log_prob(z)
-            log_qz = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(-1)
+            log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)
             log_w = (log_px_z + log_pz - log_qz).double()  # [k, B]
             log_sum = torch.logaddexp(log_sum, torch.logsumexp(log_w, 0))
         total -= (log_sum - math.log(samples)).sum()
