@@ -114,8 +114,8 @@ def run_prior(args: argparse.Namespace) -> int:
     d = fitprior.fitted_config(ckpt.model.config, args.components).latent_dim  # a prior too large: refused now
     safeio.check_destination(dst, "checkpoint", need_bytes=src.stat().st_size + 4 * args.components * (d * d + d + 1))
     data_dir = paths.data_dir(args.data_dir)
-    (fit_set, held), test = data.split_holdout(data.load_mnist(data_dir, train=True), args.holdout), \
-        data.load_mnist(data_dir, train=False)
+    fit_set, held = data.split_holdout(data.load_mnist(data_dir, train=True), args.holdout)
+    test = data.load_mnist(data_dir, train=False)  # read before the fit, so a missing file costs no work
     if args.components > len(fit_set):
         raise LimitError(f"{args.components:,} components need at least as many training images; the fit has "
                          f"{len(fit_set):,}")
@@ -131,7 +131,7 @@ def run_prior(args: argparse.Namespace) -> int:
         return 0
     if held_out:
         say(f"held-out images (the last {args.holdout:,} training images): negative ELBO "
-            f"{held_out['holdout_loss_before']:.2f} -> {held_out['holdout_loss']:.2f} nats/image")
+            f"{held_out['holdout_loss']:.2f} nats/image (with SRC's prior: {held_out['holdout_loss_before']:.2f})")
     say(f"test set: negative ELBO {metrics['test_loss']:.2f} nats/image = recon {metrics['test_recon']:.2f} "
         f"+ KL {metrics['test_kl']:.2f} (with SRC's prior: {ckpt.metrics.get('test_loss', float('nan')):.2f})")
     say(f"wrote {dst}; to use it: digittui checkpoint use {dst}")
