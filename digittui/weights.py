@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digittui import paths
-from digittui.errors import CheckpointError, HomeError
+from digittui.errors import CheckpointError, HomeError, WriteError
 
 KINDS = ("cnn", "vae")
 SHIPPED = "shipped"
@@ -235,6 +235,26 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> tuple[Path,
     except (HomeError, OSError):  # no home folder, or one that cannot be read: the shipped weights serve
         pass
     return paths.shipped_checkpoint(kind), SHIPPED
+
+
+def relied_on() -> dict[Path, str]:
+    """Files the app reads weights from unasked -> what they hold: the shipped CNN, VAE and guide (the
+    fallback, and generation's guide) and the CNN and VAE in use."""
+    shipped = {"cnn": "the shipped CNN", "vae": "the shipped VAE", "guide": "generation's shipped guide"}
+    held = {paths.shipped_checkpoint(name).resolve(): what for name, what in shipped.items()}
+    for kind in KINDS:
+        try:
+            held[resolve(kind)[0].expanduser().resolve()] = f"the {kind.upper()} in use"
+        except CheckpointError:  # active.json unreadable: no chosen weights are in use until it is mended
+            pass
+    return held
+
+
+def check_not_relied_on(path: str | os.PathLike) -> None:
+    """Raise WriteError when writing `path` would replace weights the app uses (relied_on)."""
+    held = relied_on().get(Path(path).expanduser().resolve())
+    if held:
+        raise WriteError(f"{path} holds {held}: write to another file, or add --replace to overwrite it")
 
 
 @dataclass

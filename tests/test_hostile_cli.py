@@ -65,6 +65,18 @@ def _vae():
     return lambda tmp: shutil.copy(REPO / "assets" / "vae.pt", tmp / "vae.pt")
 
 
+def _in_use(kind, setup, name="cnn.pt"):
+    """`setup`, then the file `name` in the case's folder made the `kind` weights digittui uses."""
+    def both(tmp):
+        from digittui import weights
+
+        setup(tmp)
+        if not (tmp / name).exists():
+            shutil.copy(tmp / "vae.pt", tmp / name)
+        weights.choose(kind, tmp / name)
+    return both
+
+
 def _odd_checkpoint(key, value):
     def setup(tmp):
         payload = torch.load(tmp / "cnn.pt", weights_only=True)
@@ -106,6 +118,12 @@ CASES = {
         "100 components need at least as many training images; the fit has 64", lambda tmp: (_vae()(tmp), _data()(tmp))),
     "2-prior-gaussians-over-limit": Case(["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/out.pt", "--components", "1001"],
                                          2, "over the limit of 1,000"),
+    "1-strip-over-the-cnn-in-use": Case(["checkpoint", "strip", "{tmp}/vae.pt", "{cnn}"], 1,
+                                        "cnn.pt holds the CNN in use: .* add --replace", _in_use("cnn", _vae())),
+    "1-train-over-the-cnn-in-use": Case(["train", "cnn", "-o", "{cnn}", *DATA], 1, "holds the CNN in use",
+                                        _in_use("cnn", _data())),
+    "1-prior-over-the-vae-in-use": Case(["checkpoint", "prior", "{tmp}/vae.pt", "{tmp}/used.pt"], 1,
+                                        "used.pt holds the VAE in use", _in_use("vae", _vae(), "used.pt")),
     "1-train-to-fifo": Case(["train", "cnn", "-o", "{tmp}/out.pt", *DATA], 1, "it is a FIFO",
                             lambda tmp: (_data()(tmp), os.mkfifo(tmp / "out.pt"))),
     "1-train-to-folder": Case(["train", "cnn", "-o", "{tmp}/out.pt", *DATA], 1, "it is a folder",
@@ -312,3 +330,17 @@ def test_no_home_folder_is_one_line_and_the_shipped_weights_still_serve(monkeypa
     assert main(["checkpoint", "info", "--json"]) == 0  # the shipped weights need no home folder
     assert capsys.readouterr().out.count('"source": "shipped"') == 2
     assert list(tmp_path.iterdir()) == []  # nothing written to a relative "~" folder
+
+
+def test_the_shipped_weights_are_replaced_only_when_asked(case_dir, monkeypatch, capsys):
+    from digittui import paths
+
+    shutil.copytree(REPO / "assets", case_dir / "assets")
+    monkeypatch.setattr(paths, "assets_dir", lambda: case_dir / "assets")
+    guide = case_dir / "assets" / "guide.pt"
+    before = guide.read_bytes()
+    assert main(["checkpoint", "strip", str(case_dir / "cnn.pt"), str(guide)]) == 1
+    assert "holds generation's shipped guide" in capsys.readouterr().err
+    assert guide.read_bytes() == before
+    assert main(["checkpoint", "strip", str(case_dir / "cnn.pt"), str(guide), "--replace"]) == 0
+    assert checkpoints.load(guide).metrics == checkpoints.load(case_dir / "cnn.pt").metrics

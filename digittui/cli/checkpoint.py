@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from digittui.cli.common import add_data_dir, console, count_or_off, positive_int, print_json, say, seed
+from digittui.cli.common import (add_data_dir, add_replace, check_replace, console, count_or_off, positive_int,
+                                 print_json, say, seed)
 
 
 def add_parser(sub) -> None:
@@ -40,6 +41,7 @@ def add_parser(sub) -> None:
     strip = actions.add_parser("strip", help="copy without optimizer state (about 3x smaller; cannot be resumed)")
     strip.add_argument("src", metavar="SRC", help="checkpoint to read")
     strip.add_argument("dst", metavar="DST", help="file to write (replaced atomically)")
+    add_replace(strip)
     strip.set_defaults(run=run_strip)
     prior = actions.add_parser(
         "prior", help="give a trained VAE a Gaussian-mixture prior fitted to its codes: a tighter ELBO, no retraining",
@@ -58,6 +60,7 @@ def add_parser(sub) -> None:
                        help="leave the last N training images out of the fit and report the ELBO on them "
                             "(default: 5000; 0 = fit on all 60,000)")
     prior.add_argument("--seed", type=seed, default=0, help="the codes' draws and the EM start (default: 0)")
+    add_replace(prior)
     add_data_dir(prior)
     prior.add_argument("--json", action="store_true", help="print one JSON object when done (default: a progress bar)")
     prior.set_defaults(run=run_prior)
@@ -97,6 +100,7 @@ def run_info(args: argparse.Namespace) -> int:
 def run_strip(args: argparse.Namespace) -> int:
     from digittui import checkpoints
 
+    check_replace(args, args.dst)
     out = checkpoints.strip(Path(args.src), Path(args.dst))
     say(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -111,6 +115,7 @@ def run_prior(args: argparse.Namespace) -> int:
     ckpt = checkpoints.load(src, "vae")
     if dst.exists() and dst.resolve() == src.resolve():
         raise WriteError(f"{dst} is SRC: write the VAE with its new prior to another file (SRC stays as it is)")
+    check_replace(args, dst)
     d = fitprior.fitted_config(ckpt.model.config, args.components).latent_dim  # a prior too large: refused now
     safeio.check_destination(dst, "checkpoint", need_bytes=src.stat().st_size + 4 * args.components * (d * d + d + 1))
     data_dir = paths.data_dir(args.data_dir)

@@ -147,3 +147,16 @@ def load_models(args: argparse.Namespace, *kinds: str):
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=None) + "\n")
     sys.stdout.flush()
+
+
+def add_replace(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replace", action="store_true",
+                   help="allow writing over the weights digittui uses (shipped or chosen); default: refused")
+
+
+def check_replace(args: argparse.Namespace, path) -> None:
+    """Refuse, before any work, to write over weights in use unless --replace was given."""
+    if not args.replace:
+        from digittui import weights
+
+        weights.check_not_relied_on(path)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from digittui.cli.common import add_data_dir, add_device, console, count_or_off, err_console, \
-    non_negative_float, notice, positive_float, positive_int, say, seed, whole
+from digittui.cli.common import add_data_dir, add_device, add_replace, check_replace, console, count_or_off, \
+    err_console, non_negative_float, notice, positive_float, positive_int, say, seed, whole
 from digittui.modelconfig import RANGES, CNNConfig, VAEConfig, size_fields
 
 
@@ -73,6 +73,7 @@ def add_parser(sub) -> None:
     p.add_argument("--use", action="store_true",
                    help="when done, make the new weights (the run's best epoch, or --output) the ones "
                         "digittui uses (default: keep the weights in use; see `digittui checkpoint use`)")
+    add_replace(p)
     p.add_argument("--json", action="store_true", help="print one JSON line per epoch instead of a progress bar (default: off)")
     p.set_defaults(run=run)
 
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         wild=args.wild, outliers=args.outliers, holdout=args.holdout, init=args.init)
     run_folder = None if args.output else _run_folder(args.kind, args.resume)
     output = Path(args.output) if args.output else run_folder.last
+    check_replace(args, output)
     best = run_folder.best if run_folder else None
     data_dir = paths.data_dir(args.data_dir)
     control = events.TrainControl()
