@@ -13,6 +13,7 @@ class CNNConfig:
     conv2: int = 32  # channels of the 3x3 conv at 14x14
     conv3: int = 64  # channels of the 3x3 conv at 7x7
     hidden: int = 128  # width of the fully connected layer
+    depth: int = 1  # convs per resolution: each after the first is a 3x3 conv of the same width
     dropout: float = 0.2  # before the output layer
     num_classes: int = 10  # digits that training examples target
     num_outputs: int = 16  # output units; the 6 beyond num_classes are never targeted by any example,
@@ -32,6 +33,7 @@ class VAEConfig:
 # field -> (smallest, largest), checked for every configuration, from a file or from --model.
 RANGES: dict[str, tuple[float, float]] = {
     "conv1": (1, 1024), "conv2": (1, 1024), "conv3": (1, 1024), "hidden": (1, 65536),
+    "depth": (1, 8),
     "dropout": (0.0, 0.99), "num_classes": (10, 10), "num_outputs": (10, 1024),
     "latent_dim": (1, 1024), "channels": (1, 1024), "refine": (0, 1024),
     "prior_components": (0, 1000),

@@ -14,6 +14,16 @@ def test_cnn_maps_images_to_all_outputs():
     assert model(torch.rand(5, 1, 28, 28)).shape == (5, 16)
 
 
+def test_cnn_depth_adds_same_width_convs_and_keeps_old_checkpoints_loadable():
+    plain, deep = CNN(CNNConfig()), CNN(CNNConfig(depth=3))
+    assert set(plain.state_dict()) <= set(deep.state_dict())  # depth 1 has exactly the layers of before
+    assert not any(k.startswith("more") for k in plain.state_dict())
+    extra = [m for m in deep.modules() if isinstance(m, torch.nn.Conv2d)][3:]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in extra] == \
+        [(w, w, (3, 3)) for w in (16, 16, 32, 32, 64, 64)]
+    assert deep.eval()(torch.rand(2, 1, 28, 28)).shape == (2, 16)
+
+
 def test_vae_shapes_and_reparameterization_noise():
     model = VAE(VAEConfig(latent_dim=8))
     x = torch.rand(4, 1, 28, 28)
