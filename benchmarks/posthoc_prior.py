@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -45,9 +44,7 @@ from generation_metrics import Reference  # noqa: E402
 from digittui import checkpoints, fitprior, paths  # noqa: E402
 from digittui.classify import classify  # noqa: E402
 from digittui.data import Digits, load_mnist  # noqa: E402
-from digittui.models.prior import StandardNormal  # noqa: E402
-
-_LOG_2PI = math.log(2 * math.pi)
+from digittui.models.prior import LOG_2PI, StandardNormal  # noqa: E402
 
 
 @torch.no_grad()
@@ -60,14 +57,10 @@ def sampled_terms(vae, digits: Digits, seed: int, batch: int = 1000) -> tuple[np
         mu, logvar = vae.encode(x)
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
         recon = F.binary_cross_entropy_with_logits(vae.decode_logits(z), x, reduction="none").sum((1, 2, 3))
-        log_q = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG_2PI).sum(1)
+        log_q = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + LOG_2PI).sum(1)
         zs.append(z.double())
         costs.append((recon + log_q).double())
     return torch.cat(zs).numpy(), torch.cat(costs).numpy()
-
-
-def standard_normal_log_density(z: np.ndarray) -> np.ndarray:
-    return -0.5 * (z ** 2 + _LOG_2PI).sum(1)
 
 
 @torch.no_grad()
@@ -110,7 +103,7 @@ def main() -> None:
     cnn = checkpoints.load_default("cnn")[0].model
     reference = Reference(paths.data_dir())
     normal = StandardNormal(vae.config.latent_dim)
-    rows = [{"prior": "N(0, I)", **{f"{name}_loss": round(float((cost - standard_normal_log_density(z)).mean()), 3)
+    rows = [{"prior": "N(0, I)", **{f"{name}_loss": round(float((cost - normal.log_prob(torch.from_numpy(z)).numpy()).mean()), 3)
                                      for name, (z, cost) in sets.items()},
              **sample_figures(normal, vae, cnn, reference, args.samples, args.seed)}]
     for k in args.components:
