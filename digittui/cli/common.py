@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 
 from rich.console import Console
@@ -154,7 +155,7 @@ def add_replace(p: argparse.ArgumentParser) -> None:
                    help="allow writing over the weights digittui uses (shipped or chosen); default: refused")
 
 
-def check_replace(args: argparse.Namespace, path) -> None:
+def check_replace(args: argparse.Namespace, path: str | os.PathLike) -> None:
     """Refuse, before any work, to write over weights in use unless --replace was given."""
     if not args.replace:
         from digittui import weights
