@@ -75,7 +75,6 @@ def _components(text: str) -> int:
     return value
 
 
-
 def run_info(args: argparse.Namespace) -> int:
     from digittui import checkpoints
 
