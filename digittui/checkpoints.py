@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from digittui import __version__, safeio
+from digittui.calibration import Calibration
 from digittui.errors import CheckpointError, ConfigError
 from digittui.models.sizes import KINDS, MAX_PARAMETERS, checked_config, expected_state, parameter_count
 
@@ -237,6 +238,8 @@ def load(path: Path, kind: str | None = None, device: torch.device | str = "cpu"
     if any(not torch.isfinite(p).all() for p in model.parameters()):
         raise _fail(path, "its weights contain NaN or infinity")
     model.to(device).eval()
+    if found == "cnn":
+        model.temperature = Calibration.from_dict(calibration).temperature
     return Checkpoint(kind=found, model=model, path=path, epoch=epoch, metrics=metrics, train=dict(train),
                       resume=_detached(resume), calibration=calibration)
 

@@ -44,9 +44,11 @@ that keeps that reading under eight fixed warps (`CHECKS`: +-12 degrees, scale 0
 diagonal shift, every combination), in random order (which keeps them as varied as the VAE's digits);
 then those that passed the most checks: rejection sampling, polished by the same optimization.
 
-Confidence per sample: digit p(d); number the product over its digits (all read right); hybrid
-min(p(a), p(b)), at most 0.5; class p(k). Each result carries its journey: frames from step 0 to the
-end with the CNN's confidence in each. Same seed, same requests -> same images (on CUDA, the same up
+Every p the CNN gives here is its calibrated probability (its checkpoint's temperature, as `classify`
+reports it), so "done at 0.9999" means what the classifier would say. Confidence per sample: digit
+p(d); number the product over its digits (all read right); hybrid min(p(a), p(b)), at most 0.5;
+class p(k). Each result carries its journey: frames from step 0 to the end with the CNN's confidence
+in each. Same seed, same requests -> same images (on CUDA, the same up
 to the last bits, since grid_sample's backward there adds with atomics; tests/test_gpu.py).
 """
 
@@ -392,8 +394,9 @@ def generate_many(requests: Sequence[Request], cnn: CNN, vae: VAE, config: Gener
     requests = list(requests)
     if not requests:
         return []
+    cnn = cnn.calibrated_copy()  # a copy: the caller's CNN is untouched
     guide = guide if guide is not None else cnn
-    for model in (cnn, vae, guide):
+    for model in (vae, guide):
         model.eval()
     generator = torch.Generator().manual_seed(config.seed)  # CPU: same draws on every device
     search = _Search(requests, cnn, vae, guide, config, generator)

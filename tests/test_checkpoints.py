@@ -36,6 +36,14 @@ def test_round_trip_rebuilds_model_from_metadata(tmp_path):
     assert not ckpt.model.training
 
 
+def test_a_cnn_loads_with_its_calibration_temperature(tmp_path):
+    model = _cnn_file(tmp_path / "plain.pt")
+    assert checkpoints.load(tmp_path / "plain.pt").model.temperature == 1.0
+    calibration = {"temperature": 0.8, "not_a_digit_below": 0.5, "fitted_on": "validation"}
+    checkpoints.save(tmp_path / "calibrated.pt", "cnn", model, calibration=calibration)
+    assert checkpoints.load(tmp_path / "calibrated.pt").model.temperature == 0.8
+
+
 def test_save_leaves_no_temporary_files_and_replaces_atomically(tmp_path):
     _cnn_file(tmp_path / "cnn.pt")
     _cnn_file(tmp_path / "cnn.pt")

@@ -67,6 +67,17 @@ def test_confidence_definitions(models):
     torch.testing.assert_close(again.view(3, 4, 16), number.probs, atol=1e-5, rtol=1e-4)
 
 
+def test_confidence_is_the_calibrated_one(models):
+    _, vae = models
+    cnn = CNN(SMALL_CNN).eval()
+    cnn.temperature = 0.5  # as checkpoints.load sets it from the checkpoint's calibration
+    (digit,) = generate_many([parse("7")], cnn, vae, quick())
+    with torch.no_grad():
+        calibrated = torch.softmax(cnn(digit.images[:, None]) / 0.5, 1)
+    torch.testing.assert_close(digit.probs[:, 0], calibrated, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(digit.confidence, calibrated[:, 7], atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("init", list(Init))
 def test_same_seed_same_images(models, init):
     cnn, vae = models

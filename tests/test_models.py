@@ -24,6 +24,19 @@ def test_cnn_depth_adds_same_width_convs_and_keeps_old_checkpoints_loadable():
     assert deep.eval()(torch.rand(2, 1, 28, 28)).shape == (2, 16)
 
 
+def test_calibrated_copy_divides_the_logits_by_the_temperature():
+    torch.manual_seed(0)
+    cnn = CNN(CNNConfig(conv1=4, conv2=8, conv3=8, hidden=16)).eval()
+    cnn.temperature = 0.5
+    before = {k: v.clone() for k, v in cnn.state_dict().items()}
+    copy = cnn.calibrated_copy()
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(copy(x), cnn(x) / 0.5)
+    assert copy.temperature == 1 and not copy.training
+    assert all(torch.equal(v, before[k]) for k, v in cnn.state_dict().items())  # the original is untouched
+
+
 def test_vae_shapes_and_reparameterization_noise():
     model = VAE(VAEConfig(latent_dim=8))
     x = torch.rand(4, 1, 28, 28)

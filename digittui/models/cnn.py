@@ -3,6 +3,8 @@ cross-entropy."""
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -15,6 +17,10 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 class CNN(nn.Module):
+    # Logits / temperature are the calibrated ones (digittui.calibration): checkpoints.load sets it
+    # from the checkpoint's calibration; 1 for a CNN that has none.
+    temperature: float = 1.0
+
     def __init__(self, config: CNNConfig | None = None) -> None:
         super().__init__()
         c = self.config = config or CNNConfig()
@@ -32,6 +38,15 @@ class CNN(nn.Module):
         # channels_last: faster convolutions on the CPU (benchmarks/RESULTS.md) and the layout
         # tensor cores want on the GPU.
         self.to(memory_format=torch.channels_last)
+
+    def calibrated_copy(self) -> "CNN":
+        """An eval-mode copy whose logits are the calibrated ones (these divided by `temperature`)."""
+        copy = deepcopy(self).eval()
+        with torch.no_grad():
+            copy.fc2.weight /= self.temperature
+            copy.fc2.bias /= self.temperature
+        copy.temperature = 1.0
+        return copy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, 1, 28, 28] in [0, 1] -> logits [B, num_outputs]."""
