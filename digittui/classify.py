@@ -3,7 +3,7 @@ digit), and numbers read left to right from one image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import numpy as np
@@ -25,7 +25,7 @@ MERGE_GAP = 0.2  # neighbours closer than this share of their height may be one 
 
 class Verdict(Enum):
     DIGIT = "digit"
-    NOT_SURE = "not sure"  # a digit, but the calibrated confidence is below NOT_SURE_BELOW
+    NOT_SURE = "not sure"  # a digit below NOT_SURE_BELOW, or a doubtful piece of a number (_in_a_number)
     NOT_A_DIGIT = "not a digit"  # below the checkpoint's fitted threshold, or blank
 
 
@@ -108,7 +108,8 @@ class Reading:
 def read(model: CNN, cleaned: np.ndarray, calibration: Calibration | None = None) -> Reading:
     """Every digit in a cleaned image (`preprocess.clean`), left to right: connected pieces,
     touching digits split where a cut gives two confident digits, broken digits joined where the
-    whole reads better than its parts."""
+    whole reads better than its parts. Of several pieces, one is "not a digit" only when even its
+    two likeliest digits together fall below the threshold."""
     from digittui import segment
 
     calibration = calibration or Calibration()
@@ -123,7 +124,18 @@ def read(model: CNN, cleaned: np.ndarray, calibration: Calibration | None = None
     found = _join_broken(found, judge)
     images = [_mnist(p, cleaned) for p in found]
     predictions = classify(model, np.stack(images), calibration)
+    if len(predictions) > 1:
+        predictions = [_in_a_number(p, calibration) for p in predictions]
     return Reading([ReadDigit(pred, p.box, img) for pred, p, img in zip(predictions, found, images)])
+
+
+def _in_a_number(prediction: Prediction, calibration: Calibration) -> Prediction:
+    """A piece of a number is a digit, not sure, when its two likeliest digits (the two "not sure"
+    offers) together clear the threshold that one digit must clear alone."""
+    (_, first), (_, second) = prediction.top(2)
+    if prediction.verdict is Verdict.NOT_A_DIGIT and first + second >= calibration.not_a_digit_below:
+        return replace(prediction, verdict=Verdict.NOT_SURE)
+    return prediction
 
 
 def _mnist(piece, cleaned: np.ndarray) -> np.ndarray:

@@ -144,6 +144,16 @@ def test_verdicts_follow_the_calibration(shipped):
     assert read(model, clean(blank), shipped[1]).describe() == "not a digit (blank)"
 
 
+def test_a_piece_of_a_number_torn_between_two_digits_is_not_sure():
+    from digittui.classify import Prediction, _in_a_number
+
+    calibration = Calibration(1.0, 0.8, "test")
+    torn = Prediction(1, 0.6, [0.3, 0.6] + [0.1 / 8] * 8, Verdict.NOT_A_DIGIT)
+    spread = Prediction(1, 0.3, [0.2, 0.3] + [0.5 / 8] * 8, Verdict.NOT_A_DIGIT)
+    assert _in_a_number(torn, calibration).verdict is Verdict.NOT_SURE
+    assert _in_a_number(spread, calibration).verdict is Verdict.NOT_A_DIGIT
+
+
 def test_malformed_stored_calibration_means_uncalibrated():
     assert Calibration.from_dict({"temperature": "x"}) == Calibration()
     assert Calibration.from_dict({"temperature": 1e9, "not_a_digit_below": 0.1, "fitted_on": ""}) == Calibration()
