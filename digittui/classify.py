@@ -19,7 +19,7 @@ SPLIT_ASPECT = 1.0  # a piece wider than its height may be touching digits (8% o
 ONE_DIGIT_ASPECT, ASPECT_SLOPE = 1.4, 10.0
 EXTRA_DIGIT = float(np.log(0.2))  # each cut costs this: wide digits are commoner than touching ones
 MIN_PART = 0.15  # parts of a split piece are at least this share of its height wide
-UNSURE_PART = -5.0  # a cut is kept only if every part is read as a digit the CNN is sure of
+UNSURE_PART = -5.0  # a cut or a join is kept only if every new part is read as a digit the CNN is sure of
 MERGE_GAP = 0.2  # neighbours closer than this share of their height may be one broken digit
 
 
@@ -165,9 +165,7 @@ def _split(piece, cleaned: np.ndarray, judge) -> list:
                     parts[i, j] = part
     verdicts = dict(zip(parts, judge(list(parts.values()))))
     whole = (0, len(cuts) - 1)
-    score = {k: np.log(max(verdicts[k].confidence, 1e-12)) + _one_digit_prior(p)
-             + (UNSURE_PART if k != whole and verdicts[k].verdict is not Verdict.DIGIT else 0.0)
-             for k, p in parts.items()}
+    score = {k: _score(verdicts[k], p, found=k == whole) for k, p in parts.items()}
     best: dict[int, tuple[float, int]] = {0: (0.0, -1)}
     for j in range(1, len(cuts)):
         options = [(best[i][0] + score[i, j] + (EXTRA_DIGIT if i else 0.0), i)
@@ -182,6 +180,15 @@ def _split(piece, cleaned: np.ndarray, judge) -> list:
     return out[::-1]
 
 
+def _score(prediction: Prediction, piece, found: bool) -> float:
+    """A part's term in a reading's score: log p(its digit) + log prior(one digit | its aspect),
+    + UNSURE_PART unless it is a sure digit or a piece as segmentation found it (a change to what
+    segmentation found must prove itself)."""
+    unsure = not found and prediction.verdict is not Verdict.DIGIT
+    log_p = float(np.log(max(prediction.confidence, 1e-12)))
+    return log_p + _one_digit_prior(piece) + (UNSURE_PART if unsure else 0.0)
+
+
 def _one_digit_prior(piece) -> float:
     """log P(one digit | width / height): a logistic in the aspect, even at ONE_DIGIT_ASPECT."""
     z = ASPECT_SLOPE * (ONE_DIGIT_ASPECT - piece.width / piece.height)
@@ -189,18 +196,18 @@ def _one_digit_prior(piece) -> float:
 
 
 def _join_broken(found: list, judge) -> list:
-    """Join close neighbours when the two together are read more confidently than either alone
-    (a 0 broken into two arcs reads as 1 and 1, joined as 0)."""
+    """Join close neighbours when one digit scores better than the two pieces, by `_split`'s score
+    without EXTRA_DIGIT: pieces that do not touch are as often two digits as one broken digit (a 0
+    broken into two arcs reads as 1 and 1, joined as a sure 0; a 5's loose bar is no digit alone)."""
     from digittui.segment import join
 
     i = 0
     while i < len(found) - 1:
         a, b = found[i], found[i + 1]
         union = join(a, b)
-        gap = b.box[0] - a.box[2]
-        if gap <= MERGE_GAP * union.height and union.width <= SPLIT_ASPECT * union.height:
+        if b.box[0] - a.box[2] <= MERGE_GAP * union.height:
             pa, pb, pu = judge([a, b, union])
-            if pu.verdict is Verdict.DIGIT and pu.confidence > max(pa.confidence, pb.confidence):
+            if _score(pu, union, found=False) > _score(pa, a, found=True) + _score(pb, b, found=True):
                 found[i:i + 2] = [union]
                 continue
         i += 1
