@@ -145,7 +145,7 @@ def _mnist(piece, cleaned: np.ndarray) -> np.ndarray:
 
 
 def _split(piece, cleaned: np.ndarray, judge) -> list:
-    """A wide piece as the touching digits it holds. Cuts are tried at its emptiest columns; the
+    """A wide piece as the touching digits it holds. Cuts are tried where `split_candidates` says; the
     parts chosen are those maximising the sum over parts of log p(digit) + log prior(one digit |
     the part's width / height) + EXTRA_DIGIT per part beyond the first + UNSURE_PART per part read
     as anything but a sure digit (dynamic programming over the cuts, every possible part read in

@@ -19,6 +19,7 @@ MAX_PIECES = 64  # digits read from one image; more is a page of text or a noisy
 SPECK = 0.04  # a component with less ink than this share of the largest one's is dirt
 OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns are one digit
 THRESHOLD = 0.3  # cleaned pixels at or above this are ink for the components
+VALLEY = 2.0  # columns with at most twice the ink of an emptiest one are the stroke joining two digits
 
 
 @dataclass
@@ -118,7 +119,9 @@ def _merge_overlapping(found: list[Piece]) -> list[Piece]:
 
 def split_candidates(piece: Piece, cleaned: np.ndarray, most: int = 10) -> list[int]:
     """Image columns where a wide piece might be touching digits: the columns with the least ink,
-    at least a sixth of its height apart and a fifth of it from either end, emptiest first."""
+    at least a sixth of its height apart and a fifth of it from either end; and where each one's
+    valley of the ink profile ends, so that a stroke joining two digits can be cut where it meets
+    either digit instead of staying on one as a tail."""
     x0 = piece.box[0]
     margin, spacing = max(1, piece.height // 5), max(1, piece.height // 6)
     profile = piece.image(cleaned)[1:-1, 1:-1].sum(0)  # ink per column
@@ -128,4 +131,17 @@ def split_candidates(piece: Piece, cleaned: np.ndarray, most: int = 10) -> list[
             chosen.append(int(c))
             if len(chosen) == most:
                 break
-    return [x0 + c for c in chosen]
+    ends = {end for c in chosen for end in _valley_ends(profile, c)}
+    return sorted(x0 + c for c in ends.union(chosen))
+
+
+def _valley_ends(profile: np.ndarray, c: int) -> tuple[int, int]:
+    """The first column of the valley around column c and the one just after it (cuts that leave
+    the valley whole on one side); the valley: neighbouring columns with at most VALLEY times c's ink."""
+    low = profile <= VALLEY * profile[c]
+    start, stop = c, c + 1
+    while start > 1 and low[start - 1]:
+        start -= 1
+    while stop < len(profile) - 1 and low[stop]:
+        stop += 1
+    return start, stop
