@@ -196,9 +196,10 @@ def _one_digit_prior(piece) -> float:
 
 
 def _join_broken(found: list, judge) -> list:
-    """Join close neighbours when one digit scores better than the two pieces, by `_split`'s score
-    without EXTRA_DIGIT: pieces that do not touch are as often two digits as one broken digit (a 0
-    broken into two arcs reads as 1 and 1, joined as a sure 0; a 5's loose bar is no digit alone)."""
+    """Join close neighbours when one digit reads better than the two pieces: by `_split`'s score
+    without EXTRA_DIGIT (pieces that do not touch are as often two digits as one broken digit; a 5's
+    loose bar is no digit alone), or as a sure digit more confident than either piece (a 0 broken into
+    two arcs that a CNN reads as two sure 1s, which the score calls a tie)."""
     from digittui.segment import join
 
     i = 0
@@ -207,7 +208,8 @@ def _join_broken(found: list, judge) -> list:
         union = join(a, b)
         if b.box[0] - a.box[2] <= MERGE_GAP * union.height:
             pa, pb, pu = judge([a, b, union])
-            if _score(pu, union, found=False) > _score(pa, a, found=True) + _score(pb, b, found=True):
+            sure = pu.verdict is Verdict.DIGIT and pu.confidence > max(pa.confidence, pb.confidence)
+            if sure or _score(pu, union, found=False) > _score(pa, a, found=True) + _score(pb, b, found=True):
                 found[i:i + 2] = [union]
                 continue
         i += 1
