@@ -154,6 +154,7 @@ CASES = {
     "4-train-negative-refine": Case(["train", "vae", "--model", "refine=-1"], 2, r"refine=-1 is out of range \(0-1024\)"),
     "4-train-fractional-width": Case(["train", "cnn", "--model", "conv1=1.5"], 2, "'1.5' is not a whole number"),
     "4-train-negative-holdout": Case(["train", "cnn", "--holdout", "-3"], 2, r"-3 must be 0 \(off\) or more"),
+    "4-train-huge-holdout": Case(["train", "cnn", "--holdout", "10000001"], 2, "10000001 is unreasonably large"),
     "4-checkpoint-huge-config": Case(["checkpoint", "info", "{tmp}/odd.pt"], 1, "out of range",
                                      _odd_checkpoint("config", {"hidden": 1_000_000})),
     # 7: user text never read as markup

@@ -34,13 +34,17 @@ def whole(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _not_huge(value: int) -> int:
+    if value > 10_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is unreasonably large")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    if value > 10_000_000:
-        raise argparse.ArgumentTypeError(f"{value} is unreasonably large")
-    return value
+    return _not_huge(value)
 
 
 def count_or_off(text: str) -> int:
@@ -48,7 +52,7 @@ def count_or_off(text: str) -> int:
     value = whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 (off) or more")
-    return value and positive_int(text)  # positive_int caps the size
+    return _not_huge(value)
 
 
 def seed(text: str) -> int:
