@@ -48,8 +48,8 @@ Every p the CNN gives here is its calibrated probability (its checkpoint's tempe
 reports it), so "done at 0.9999" means what the classifier would say. Confidence per sample: digit
 p(d); number the product over its digits (all read right); hybrid min(p(a), p(b)), at most 0.5;
 class p(k). Each result carries its journey: frames from step 0 to the end with the CNN's confidence
-in each. Same seed, same requests -> same images (on CUDA, the same up
-to the last bits, since grid_sample's backward there adds with atomics; tests/test_gpu.py).
+in each. Same seed, same requests -> same images (on CUDA, the same up to the last bits, since
+grid_sample's backward there adds with atomics; tests/test_gpu.py).
 """
 
 from __future__ import annotations
