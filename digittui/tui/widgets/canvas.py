@@ -20,6 +20,19 @@ BOX_GREY = 0.45  # box outlines, dimmer than ink
 BRUSHES = (0.5, 1.0, 1.5, 2.0, 3.0)  # radii in pixels
 
 
+def stroke_ink(pixels: np.ndarray, radius: float, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """Soft discs of `radius` along the stroke between two (column, cell row) cells, each centred between
+    its cell's two pixel rows, so that a fast drag that skips cells still leaves a continuous line.
+    Adds to `pixels` [HEIGHT, WIDTH] in place."""
+    ys, xs = np.mgrid[0:pixels.shape[0], 0:pixels.shape[1]]
+    (x0, r0), (x1, r1) = start, end
+    steps = max(abs(x1 - x0), abs(r1 - r0) * 2, 1)
+    for t in np.linspace(0.0, 1.0, steps + 1):
+        cx, cy = x0 + (x1 - x0) * t, 2 * (r0 + (r1 - r0) * t) + 0.5
+        ink = np.clip(radius + 0.5 - np.hypot(ys - cy, xs - cx), 0.0, 1.0)
+        np.maximum(pixels, ink.astype(np.float32), out=pixels)
+
+
 class DrawCanvas(Widget, can_focus=True):
     """Each cell shows two pixels stacked (half blocks), so pixels are square on screen.
 
@@ -100,17 +113,9 @@ class DrawCanvas(Widget, can_focus=True):
         self.refresh()
 
     def paint(self, column: int, cell_row: int, start: tuple[int, int] | None = None) -> None:
-        """Soft discs centred between the cell's two pixel rows, along the stroke from `start` so a
-        fast drag that skips cells still leaves a continuous line."""
-        radius = BRUSHES[self.brush]
+        """Ink the stroke from `start` (or a dot) to this cell (stroke_ink)."""
         self.boxes = []  # they belong to the reading before this stroke
-        ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
-        x0, r0 = start or (column, cell_row)
-        steps = max(abs(column - x0), abs(cell_row - r0) * 2, 1)
-        for t in np.linspace(0.0, 1.0, steps + 1):
-            cx, cy = x0 + (column - x0) * t, 2 * (r0 + (cell_row - r0) * t) + 0.5
-            ink = np.clip(radius + 0.5 - np.hypot(ys - cy, xs - cx), 0.0, 1.0)
-            np.maximum(self.pixels, ink.astype(np.float32), out=self.pixels)
+        stroke_ink(self.pixels, BRUSHES[self.brush], start or (column, cell_row), (column, cell_row))
         self.refresh()
         self._changed()
 
