@@ -36,7 +36,7 @@ from digittui.spec import parse  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Judge agreement, diversity, realism and speed of guided generation.")
-    parser.add_argument("--cnn", help="CNN checkpoint (default: your trained one, else the shipped one)")
+    parser.add_argument("--cnn", help="CNN that decides (default: your trained one, else the shipped decider)")
     parser.add_argument("--vae", help="VAE checkpoint (default: your trained one, else the shipped one)")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $DIGITTUI_DATA)")
     parser.add_argument("--count", type=int, default=64, help="samples per digit (default: 64)")
@@ -55,7 +55,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    cnn = checkpoints.load_default("cnn", args.cnn)[0].model
+    cnn = checkpoints.load_default("decider", args.cnn)[0].model
     vae = checkpoints.load_default("vae", args.vae)[0].model
     guide = None if args.guide == "cnn" else checkpoints.load(args.guide, "cnn").model if args.guide else load_guide()
     reference = Reference(data_dir(args.data_dir))

@@ -74,7 +74,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve(args.device, required=True).device
-    cnn = checkpoints.load_default("cnn")[0].model.to(device).eval()
+    cnn = checkpoints.load_default("decider")[0].model.to(device).eval()
     vae = checkpoints.load_default("vae")[0].model.to(device).eval()
     guide = load_guide(device)
     for p in [*cnn.parameters(), *vae.parameters()]:

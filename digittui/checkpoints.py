@@ -287,17 +287,21 @@ def check_resume(ckpt: Checkpoint, model: torch.nn.Module) -> dict:
     return resume
 
 
-def find(kind: str, explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The checkpoint the app should use for `kind` and how to name it (digittui.weights.resolve):
-    an explicit path, else the chosen weights, else the shipped ones."""
-    from digittui.weights import resolve
+def find(role: str, explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The checkpoint the app should use for a kind, or for generation's decider, and how to name it
+    (digittui.weights.resolve_role): an explicit path, else the chosen weights, else the shipped ones."""
+    from digittui.weights import resolve_role
 
-    return resolve(kind, explicit)
+    return resolve_role(role, explicit)
 
 
-def load_default(kind: str, explicit: str | os.PathLike | None = None,
+def load_default(role: str, explicit: str | os.PathLike | None = None,
                  device: torch.device | str = "cpu") -> tuple[Checkpoint, str]:
-    path, source = find(kind, explicit)
+    """Load find(role, explicit): "cnn", "vae", or "decider" (a CNN; `explicit` is then the CNN given)."""
+    from digittui.weights import checkpoint_kind
+
+    kind = checkpoint_kind(role)
+    path, source = find(role, explicit)
     if source == "shipped" and not path.is_file():
         raise CheckpointError(f"no {kind.upper()} weights: {path} is missing and none were trained. "
                               f"Run `digittui train {kind}` first.")

@@ -25,9 +25,10 @@ noise (`digittui train cnn --epochs 4 --augment --noise 1.0`). A classifier trai
 digits is confident far from any digit, so the path its gradient draws through the latent space from
 a random start often stalls on a wrong shape or ends on a blend it alone believes in; a noise-trained
 one has input gradients that add and remove strokes (Santurkar et al. 2019, "Image Synthesis with a
-Single (Robust) Classifier"). The CNN, the classifier the user trusts, decides when a sample is done
+Single (Robust) Classifier"). The CNN, a classifier the user trusts, decides when a sample is done
 and gives every reported confidence; for class:k it also guides, as the experiment is about its own
-unit. Without a guide file the CNN guides itself.
+unit. Without a guide file the CNN guides itself. (The app passes the CNN in use, but in place of the
+shipped one, which is trained to read handwriting unlike MNIST's, the shipped decider: digittui.weights.)
 
 A sample is done, and freezes, once the CNN gives the target `stop_confidence` on its image and on a
 jittered copy, and, from a random start, under each of the self-check's eight fixed warps (`CHECKS`,

@@ -28,6 +28,10 @@ from digittui.errors import CheckpointError, HomeError, WriteError
 
 KINDS = ("cnn", "vae")
 SHIPPED = "shipped"
+# Generation's CNN (digittui.generate decides and reports with it): the CNN in use, except that in place of
+# the shipped CNN it takes assets/decider.pt. The shipped CNN is trained to read handwriting unlike MNIST's
+# and to doubt letters and scribbles, which makes it a slower, narrower judge of the VAE's digits.
+DECIDER = "decider"
 _RUN_NAME = re.compile(r"^(cnn|vae)-(\d{8}-\d{6})(?:-(\d+))?$")
 
 
@@ -237,10 +241,25 @@ def resolve(kind: str, explicit: str | os.PathLike | None = None) -> tuple[Path,
     return paths.shipped_checkpoint(kind), SHIPPED
 
 
+def resolve_role(role: str, explicit: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """resolve() for a kind, or for DECIDER: the CNN in use, with the shipped decider in place of the
+    shipped CNN. `explicit` is the file given for the kind (for DECIDER, the CNN given)."""
+    path, source = resolve(checkpoint_kind(role), explicit)
+    if role == DECIDER and source == SHIPPED:
+        return paths.shipped_checkpoint(DECIDER), SHIPPED
+    return path, source
+
+
+def checkpoint_kind(role: str) -> str:
+    """The kind of checkpoint a role loads: DECIDER is a CNN."""
+    return "cnn" if role == DECIDER else role
+
+
 def relied_on() -> dict[Path, str]:
-    """Files the app reads weights from unasked -> what they hold: the shipped CNN, VAE and guide (the
-    fallback, and generation's guide) and the CNN and VAE in use."""
-    shipped = {"cnn": "the shipped CNN", "vae": "the shipped VAE", "guide": "generation's shipped guide"}
+    """Files the app reads weights from unasked -> what they hold: the shipped CNN, VAE, decider and
+    guide (the fallback, and generation's two CNNs) and the CNN and VAE in use."""
+    shipped = {"cnn": "the shipped CNN", "vae": "the shipped VAE", DECIDER: "generation's shipped decider",
+               "guide": "generation's shipped guide"}
     held = {paths.shipped_checkpoint(name).resolve(): what for name, what in shipped.items()}
     for kind in KINDS:
         try:

@@ -88,6 +88,24 @@ def test_corrupt_checkpoint_is_named(tmp_path, tiny_mnist, capsys):
     assert str(bad) in capsys.readouterr().err
 
 
+def test_generation_decides_with_the_shipped_decider(tmp_path, monkeypatch, capsys):
+    """Shipped weights: `generate` takes assets/decider.pt, not assets/cnn.pt (told apart here by their
+    output units: only the decider has a unit 11); `checkpoint info` names the three in use."""
+    _, vae = _tiny_checkpoints(tmp_path)
+    small = dict(conv1=8, conv2=8, conv3=8, hidden=16)
+    checkpoints.save(tmp_path / "cnn.pt", "cnn", CNN(CNNConfig(**small, num_outputs=10)))
+    checkpoints.save(tmp_path / "decider.pt", "cnn", CNN(CNNConfig(**small, num_outputs=12)))
+    monkeypatch.setattr("digittui.paths.assets_dir", lambda: tmp_path)
+    args = ["--count", "1", "--steps", "1", "--device", "cpu", "--json"]
+    assert main(["generate", "class:11", *args]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["spec"] == "class:11"
+    assert main(["generate", "class:11", *args, "--cnn", str(tmp_path / "cnn.pt")]) == 1  # 10 units: no class 11
+    capsys.readouterr()
+    assert main(["checkpoint", "info", "--json"]) == 0
+    files = [json.loads(line)["file"] for line in capsys.readouterr().out.splitlines()]
+    assert files == [str(tmp_path / name) for name in ("cnn.pt", "vae.pt", "decider.pt")]
+
+
 def test_classify_reports_each_file(tmp_path, capsys):
     from PIL import Image
 

@@ -139,7 +139,7 @@ def test_should_stop_cancels(models):
 
 def _trained_weights() -> tuple[Path, Path] | None:
     for cnn, vae in ((os.environ.get("DIGITTUI_TEST_CNN"), os.environ.get("DIGITTUI_TEST_VAE")),
-                     (REPO / "assets" / "cnn.pt", REPO / "assets" / "vae.pt")):
+                     (REPO / "assets" / "decider.pt", REPO / "assets" / "vae.pt")):
         if cnn and vae and Path(cnn).is_file() and Path(vae).is_file():
             return Path(cnn), Path(vae)
     return None
@@ -152,7 +152,7 @@ def test_judge_recognises_generated_digits(init):
     as from picked ones."""
     weights = _trained_weights()
     if weights is None:
-        pytest.skip("no trained weights: assets/cnn.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
+        pytest.skip("no trained weights: assets/decider.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
     from digittui import checkpoints
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -172,7 +172,7 @@ def test_starts_pass_the_self_check():
     random draws the CNN reads as the digit often do not."""
     weights = _trained_weights()
     if weights is None:
-        pytest.skip("no trained weights: assets/cnn.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
+        pytest.skip("no trained weights: assets/decider.pt and assets/vae.pt, or DIGITTUI_TEST_CNN/_VAE")
     from digittui import checkpoints
     from digittui.generate import CHECKS, _decode, checks_passed
 

@@ -55,6 +55,25 @@ def test_the_weights_in_use_are_chosen_else_an_earlier_digittuis_else_shipped(tm
     assert weights.resolve("cnn", explicit=str(legacy)) == (legacy, "given")
 
 
+def test_generation_decides_with_the_cnn_in_use_but_the_shipped_decider_for_the_shipped_cnn():
+    decider = (paths.shipped_checkpoint(weights.DECIDER), "shipped")
+    assert weights.resolve_role(weights.DECIDER) == decider
+    assert weights.resolve_role("cnn") == (paths.shipped_checkpoint("cnn"), "shipped")
+    run = weights.new_run("cnn", datetime(2026, 1, 2, 3, 4, 5))
+    _saved_cnn(run.best, 0.98)
+    weights.choose("cnn", run.best)
+    assert weights.resolve_role(weights.DECIDER) == weights.resolve("cnn") == (run.best.resolve(), "run 01-02 03:04:05")
+    given = paths.shipped_checkpoint("cnn")
+    assert weights.resolve_role(weights.DECIDER, explicit=given) == (given, "given")
+    weights.choose("cnn", None)
+    assert weights.resolve_role(weights.DECIDER) == decider
+    assert checkpoints.load_default(weights.DECIDER)[0].kind == "cnn"
+
+
+def test_the_shipped_decider_is_relied_on():
+    assert weights.relied_on()[paths.shipped_checkpoint(weights.DECIDER).resolve()] == "generation's shipped decider"
+
+
 def test_a_damaged_choice_file_is_an_error_that_says_what_to_do():
     weights.active_file().parent.mkdir(parents=True, exist_ok=True)
     weights.active_file().write_text("{not json")

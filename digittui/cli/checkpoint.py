@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     delete.set_defaults(run=run_delete)
     info = actions.add_parser("info", help="model kind, configuration, epoch, metrics, training options")
     info.add_argument("file", nargs="?", metavar="FILE",
-                      help="checkpoint (default: the CNN and the VAE in use)")
+                      help="checkpoint (default: the CNN, the VAE and generation's decider in use)")
     info.add_argument("--json", action="store_true", help="print JSON (default: a readable summary)")
     info.set_defaults(run=run_info)
     strip = actions.add_parser("strip", help="copy without optimizer state (about 3x smaller; cannot be resumed)")
@@ -78,8 +78,8 @@ def _components(text: str) -> int:
 def run_info(args: argparse.Namespace) -> int:
     from digittui import checkpoints
 
-    paths = [(Path(args.file), "given")] if args.file else [checkpoints.find(k) for k in ("cnn", "vae")]
-    for path, source in paths:
+    paths = [(Path(args.file), "given")] if args.file else [checkpoints.find(r) for r in ("cnn", "vae", "decider")]
+    for path, source in dict.fromkeys(paths):  # a CNN of yours is also generation's decider: said once
         ckpt = checkpoints.load(path)
         summary = {"file": str(path), "source": source, "kind": ckpt.kind, "epoch": ckpt.epoch,
                    "config": vars(ckpt.model.config).copy(), "metrics": ckpt.metrics, "train": ckpt.train,

@@ -131,22 +131,29 @@ def add_device(parser: argparse.ArgumentParser) -> None:
                              "(default: fall back with a notice)")
 
 
-def add_checkpoints(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = ("cnn", "vae")) -> None:
+def add_checkpoints(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = ("cnn", "vae"),
+                    generation: bool = False) -> None:
+    """--cnn / --vae. `generation`: the command's CNN decides guided samples, whose shipped default is the
+    shipped decider (digittui.weights.DECIDER)."""
     for kind in kinds:
-        parser.add_argument(f"--{kind}", metavar="FILE",
-                            help=f"{kind.upper()} checkpoint (default: your trained one, else the shipped one)")
+        default = ("your trained one, else the shipped decider for guided generation (the shipped CNN "
+                   "trained on MNIST alone), else the shipped one" if generation and kind == "cnn"
+                   else "your trained one, else the shipped one")
+        parser.add_argument(f"--{kind}", metavar="FILE", help=f"{kind.upper()} checkpoint (default: {default})")
 
 
-def load_models(args: argparse.Namespace, *kinds: str):
+def load_models(args: argparse.Namespace, *roles: str):
     """Resolve --device (a fallback to the CPU is said on stderr, or refused with --require-device)
-    and load each kind's checkpoint: --cnn / --vae, else the user's trained one, else the shipped one.
-    Returns (device, [(Checkpoint, source) for each kind])."""
+    and load each role's checkpoint ("cnn", "vae" or "decider", which --cnn also sets): --cnn / --vae,
+    else the user's trained one, else the shipped one. Returns (device, [(Checkpoint, source) for each])."""
     from digittui import checkpoints, device as devices
+    from digittui.weights import checkpoint_kind
 
     choice = devices.resolve(args.device, required=args.require_device)
     if choice.notice:
         notice(choice.notice)
-    return choice.device, [checkpoints.load_default(kind, getattr(args, kind), choice.device) for kind in kinds]
+    return choice.device, [checkpoints.load_default(role, getattr(args, checkpoint_kind(role)), choice.device)
+                           for role in roles]
 
 
 def print_json(obj) -> None:

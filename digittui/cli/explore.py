@@ -10,14 +10,14 @@ from digittui.cli.common import add_checkpoints, add_data_dir, add_device, add_i
 MAX_EXTENT = 1000.0  # map units: the VAE's codes (prior N(0, I) or fitted to them) lie within about 4 of the centre
 
 
-def _add_output(p: argparse.ArgumentParser, default_name: str) -> None:
+def _add_output(p: argparse.ArgumentParser, default_name: str, generation: bool = False) -> None:
     p.add_argument("--output", "-o", metavar="PNG",
                    help=f"PNG to write (default: {default_name}.png in the export folder)")
     p.add_argument("--out-dir", metavar="DIR",
                    help="export folder for default file names (default: $DIGITTUI_EXPORTS, else ./digittui-exports)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files (default: keep them and write NAME-1.png, NAME-2.png...)")
-    add_checkpoints(p)
+    add_checkpoints(p, generation=generation)
     add_device(p)
 
 
@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
     m.add_argument("--linear", action="store_true",
                    help="straight line instead of spherical interpolation (default: spherical)")
     m.add_argument("--gif", metavar="FILE", help="also write an animated GIF of the morph (default: none)")
-    _add_output(m, "morph-A-B")
+    _add_output(m, "morph-A-B", generation=True)
     m.set_defaults(run=run_morph)
 
     lm = commands.add_parser("latent-map", help="the test set's latent means on their two principal axes, "
@@ -108,7 +108,7 @@ def run_morph(args: argparse.Namespace) -> int:
     from digittui.generate import GenerateConfig
     from digittui.latent import morph_generated
 
-    cnn, vae = _load(args, "cnn", "vae")
+    cnn, vae = _load(args, "decider", "vae")
     requests = [parse(text, cnn.config.num_outputs) for text in (args.a, args.b)]
     frames = morph_generated(*requests, cnn, vae, GenerateConfig(seed=args.seed, init=args.init), args.frames,
                              spherical=not args.linear)

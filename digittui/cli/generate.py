@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
                         "what `digittui classify` reads back (default: none)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing files (default: keep them and write NAME-1.png, NAME-2.png...)")
-    add_checkpoints(p)
+    add_checkpoints(p, generation=True)
     add_device(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON line per spec instead of the table (default: off)")
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from digittui.generate import GenerateConfig, generate_many, load_guide
 
-    device, loaded = load_models(args, "cnn", "vae")
+    device, loaded = load_models(args, "decider", "vae")
     cnn, vae = (ckpt.model for ckpt, _ in loaded)
     requests = parse_many(",".join(args.specs), cnn.config.num_outputs)
     config = GenerateConfig(count=args.count, init=args.init, steps=args.steps, lr=args.lr, prior_weight=args.prior_weight,

@@ -125,8 +125,9 @@ class DigitApp(App[int]):
             self.models = worker.result
             self.models_status = f"{self.models.weights()} · {self.models.device_name}"
             self.update_header()
-            for kind, error in self.models.errors.items():
-                self.notify(error, title=f"No {kind.upper()}", severity="warning", timeout=8, markup=False)
+            for role, error in self.models.errors.items():
+                title = "No CNN for generation" if role == "decider" else f"No {role.upper()}"
+                self.notify(error, title=title, severity="warning", timeout=8, markup=False)
             self.models_changed.publish(self.models)
             if self.test_set is None and self.test_set_error is None:
                 self.load_test_set()

@@ -32,8 +32,9 @@ class Models:
     device_name: str
     cnn: Any = None  # checkpoints.Checkpoint
     vae: Any = None
-    sources: dict[str, str] = field(default_factory=dict)  # kind -> "shipped", "run 11-28 14:25:01", "given"...
-    errors: dict[str, str] = field(default_factory=dict)  # kind -> why it could not be loaded
+    decider: Any = None  # the CNN generation decides with (digittui.weights.DECIDER)
+    sources: dict[str, str] = field(default_factory=dict)  # role -> "shipped", "run 11-28 14:25:01", "given"...
+    errors: dict[str, str] = field(default_factory=dict)  # role -> why it could not be loaded
 
     def weights(self) -> str:
         """The weights in use with their test metric: 'CNN 99.60% shipped · VAE 94.51 nats run 11-28 14:25:01'."""
@@ -56,17 +57,19 @@ def load_models(device: str, explicit: dict[str, str | None]) -> Models:
     from digittui import checkpoints
     from digittui.device import describe, resolve
     from digittui.errors import DigitError
+    from digittui.weights import DECIDER, checkpoint_kind
 
     choice = resolve(device)
     models = Models(choice.device, describe(choice.device))
-    for kind in ("cnn", "vae"):
+    for role in ("cnn", "vae", DECIDER):
         try:
-            ckpt, source = checkpoints.load_default(kind, explicit.get(kind), choice.device)
+            ckpt, source = checkpoints.load_default(role, explicit.get(checkpoint_kind(role)), choice.device)
         except DigitError as exc:
-            models.errors[kind] = str(exc)
+            if str(exc) not in models.errors.values():  # your CNN, failing as the decider too: said once
+                models.errors[role] = str(exc)
         else:
-            setattr(models, kind, ckpt)
-            models.sources[kind] = source
+            setattr(models, role, ckpt)
+            models.sources[role] = source
     return models
 
 

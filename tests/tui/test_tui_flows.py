@@ -251,6 +251,42 @@ def test_generate_then_save_png_and_npz(make_app):
     run(scenario)
 
 
+def test_with_the_shipped_weights_the_generate_screen_decides_with_the_shipped_decider(make_app, tmp_path,
+                                                                                      monkeypatch, seeded_weights):
+    """The shipped CNN reads (the header's CNN); generation takes assets/decider.pt, told apart here by
+    its output units: only the decider has a unit 11."""
+    import shutil
+
+    import torch
+
+    from digittui import checkpoints
+    from digittui.modelconfig import CNNConfig
+    from digittui.models import CNN
+
+    torch.manual_seed(0)
+    checkpoints.save(tmp_path / "cnn.pt", "cnn", CNN(CNNConfig(num_outputs=10)).eval(),
+                     metrics={"test_accuracy": 0.5})
+    shutil.copy(seeded_weights["cnn"], tmp_path / "decider.pt")
+    shutil.copy(seeded_weights["vae"], tmp_path / "vae.pt")
+    monkeypatch.setattr("digittui.paths.assets_dir", lambda: tmp_path)
+
+    async def scenario():
+        app = make_app(cnn=None, vae=None)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            assert "CNN 50.00% shipped" in app.models_status
+            await pilot.press("g")
+            screen = app.screen
+            screen.query_one("#gen-spec", Input).value = "class:11"
+            screen.query_one("#gen-count", Input).value = "1"
+            screen.query_one("#gen-steps", Input).value = "2"
+            await pilot.press("r")
+            await wait_for(pilot, lambda: screen.results)
+            assert screen.results[0].request.text == "class:11"
+
+    run(scenario)
+
+
 def test_random_starts_show_the_journey(make_app):
     """Start: random, chosen with the mouse and the keys; the images change while the optimization runs; a
     sample's filmstrip (by j and its number, or by a click on it) holds its frames from step 0 to the

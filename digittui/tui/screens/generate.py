@@ -149,7 +149,8 @@ class GenerateScreen(DigitScreen):
 
     def _models(self):
         models = self.app.models
-        missing = [k.upper() for k in ("cnn", "vae") if models is None or getattr(models, k) is None]
+        missing = [name for name, role in (("CNN", "decider"), ("VAE", "vae"))
+                   if models is None or getattr(models, role) is None]
         if missing:
             self.report(f"Generation needs the {' and '.join(missing)}: "
                         + ("still loading" if models is None else "train it on the Train screen (t)"),
@@ -177,9 +178,9 @@ class GenerateScreen(DigitScreen):
         from digittui.generate import GenerateConfig, generate_many, load_guide
         from digittui.spec import parse_many
 
-        requests = parse_many(text, models.cnn.model.config.num_outputs)
+        requests = parse_many(text, models.decider.model.config.num_outputs)
         worker = get_current_worker()
-        return generate_many(requests, models.cnn.model, models.vae.model, GenerateConfig(**form),
+        return generate_many(requests, models.decider.model, models.vae.model, GenerateConfig(**form),
                              guide=load_guide(models.device), on_step=self.steps.append,
                              should_stop=lambda: worker.is_cancelled)
 
@@ -324,9 +325,9 @@ class GenerateScreen(DigitScreen):
         from digittui.latent import morph_generated
         from digittui.spec import parse
 
-        frames = morph_generated(parse(str(a)), parse(str(b)), models.cnn.model, models.vae.model,
+        frames = morph_generated(parse(str(a)), parse(str(b)), models.decider.model, models.vae.model,
                                  GenerateConfig(**form), MORPH_FRAMES).numpy()
-        predictions = classify(models.cnn.model, frames)
+        predictions = classify(models.decider.model, frames)
         return Morph(a, b, frames, [p.digit for p in predictions], [p.confidence for p in predictions])
 
     def _show_morph(self, result: Morph) -> None:
