@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nondigits  # noqa: E402  (the sibling file)
 
 from digittui import checkpoints  # noqa: E402
-from digittui.calibration import NOT_SURE_BELOW, Calibration, confidence, expected_calibration_error, fit  # noqa: E402
+from digittui.calibration import (  # noqa: E402
+    NOT_SURE_BELOW, Calibration, confidence, digit_mass, expected_calibration_error, fit)
 from digittui.data import load_mnist  # noqa: E402
 from digittui.paths import data_dir  # noqa: E402
 
@@ -59,19 +60,19 @@ def main() -> None:
     correct = (z[:, :10].argmax(1) == test.labels).float()
     sets = {"letters": nondigits.letters(), "lookalike_letters": nondigits.letters("lookalikes"),
             "scribbles": nondigits.strokes()}
-    flagged = {name: round(float((confidence(logits_of(model, torch.from_numpy(a)), t)
-                                  < calibration.not_a_digit_below).float().mean()), 4)
-               for name, a in sets.items()}
+    def share_flagged(logits: torch.Tensor) -> float:
+        return round(float((digit_mass(logits, t) < calibration.not_a_digit_below).float().mean()), 4)
+
+    flagged = {name: share_flagged(logits_of(model, torch.from_numpy(a))) for name, a in sets.items()}
     non_digits = np.concatenate([sets["letters"], sets["scribbles"]])
     result = {
         "cnn": str(ckpt.path), "calibration": calibration.as_dict(),
         "test_accuracy": round(float(correct.mean()), 4),
         "ece_uncalibrated": round(expected_calibration_error(confidence(z, 1.0), correct), 5),
         "ece": round(expected_calibration_error(confidence(z, t), correct), 5),
-        "test_digits_flagged": round(float((confidence(z, t) < calibration.not_a_digit_below).float().mean()), 4),
+        "test_digits_flagged": share_flagged(z),
         "test_digits_not_sure": round(float((confidence(z, t) < NOT_SURE_BELOW).float().mean()), 4),
-        "non_digits_flagged": round(float((confidence(logits_of(model, torch.from_numpy(non_digits)), t)
-                                           < calibration.not_a_digit_below).float().mean()), 4),
+        "non_digits_flagged": share_flagged(logits_of(model, torch.from_numpy(non_digits))),
         "flagged": flagged, "non_digit_images": {k: len(v) for k, v in sets.items()},
     }
     print(json.dumps(result))

@@ -3,8 +3,10 @@ fitted on a validation split that training never saw, and the expected calibrati
 
 A checkpoint stores the result as plain values (`Calibration.as_dict`):
     temperature       logits are divided by it before the softmax
-    not_a_digit_below a calibrated confidence under this says "not a digit": the quantile of the
-                      validation digits' confidences that flags `digit_false_alarm` of them
+    not_a_digit_below the quantile of the validation digits' calibrated confidences that flags
+                      `digit_false_alarm` of them; an image is "not a digit" when even its two likeliest
+                      digits together (`digit_mass`) fall under it: one torn between two digits is a
+                      doubtful digit, not a non-digit
     fitted_on         what it was fitted on, e.g. "validation: the last 5,000 training images"
 """
 
@@ -48,6 +50,12 @@ def probabilities(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 def confidence(logits: torch.Tensor, temperature: float, digits: int = 10) -> torch.Tensor:
     """The calibrated probability of the most probable digit, [N]."""
     return probabilities(logits, temperature)[:, :digits].max(1).values
+
+
+def digit_mass(logits: torch.Tensor, temperature: float, digits: int = 10) -> torch.Tensor:
+    """The calibrated probability of the two most probable digits together, [N]: what the not-a-digit
+    threshold is held against."""
+    return probabilities(logits, temperature)[:, :digits].topk(2, dim=1).values.sum(1)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:

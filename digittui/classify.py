@@ -3,7 +3,7 @@ digit), and numbers read left to right from one image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -25,8 +25,8 @@ MERGE_GAP = 0.2  # neighbours closer than this share of their height may be one 
 
 class Verdict(Enum):
     DIGIT = "digit"
-    NOT_SURE = "not sure"  # a digit below NOT_SURE_BELOW, or a doubtful piece of a number (_in_a_number)
-    NOT_A_DIGIT = "not a digit"  # below the checkpoint's fitted threshold, or blank
+    NOT_SURE = "not sure"  # a digit below NOT_SURE_BELOW
+    NOT_A_DIGIT = "not a digit"  # its top two digits together below the checkpoint's threshold, or blank
 
 
 @dataclass
@@ -51,10 +51,12 @@ class Prediction:
         return f"{self.digit} ({self.confidence:.1%})"
 
 
-def _verdict(confidence: float, calibration: Calibration) -> Verdict:
-    if confidence < calibration.not_a_digit_below:
+def _verdict(digit_probs: torch.Tensor, calibration: Calibration) -> Verdict:
+    """From one image's calibrated digit probabilities [10] (digittui.calibration.digit_mass)."""
+    first, second = digit_probs.topk(2).values.tolist()
+    if first + second < calibration.not_a_digit_below:
         return Verdict.NOT_A_DIGIT
-    return Verdict.NOT_SURE if confidence < NOT_SURE_BELOW else Verdict.DIGIT
+    return Verdict.NOT_SURE if first < NOT_SURE_BELOW else Verdict.DIGIT
 
 
 @torch.no_grad()
@@ -73,7 +75,7 @@ def classify(model: CNN, images: np.ndarray | torch.Tensor,
     out = []
     for p in probs:
         d = int(p[:digits].argmax())
-        out.append(Prediction(d, float(p[d]), [float(v) for v in p], _verdict(float(p[d]), calibration)))
+        out.append(Prediction(d, float(p[d]), [float(v) for v in p], _verdict(p[:digits], calibration)))
     return out
 
 
@@ -108,8 +110,7 @@ class Reading:
 def read(model: CNN, cleaned: np.ndarray, calibration: Calibration | None = None) -> Reading:
     """Every digit in a cleaned image (`preprocess.clean`), left to right: connected pieces,
     touching digits split where a cut gives two confident digits, broken digits joined where the
-    whole reads better than its parts. Of several pieces, one is "not a digit" only when even its
-    two likeliest digits together fall below the threshold."""
+    whole reads better than its parts."""
     from digittui import segment
 
     calibration = calibration or Calibration()
@@ -124,18 +125,7 @@ def read(model: CNN, cleaned: np.ndarray, calibration: Calibration | None = None
     found = _join_broken(found, judge)
     images = [_mnist(p, cleaned) for p in found]
     predictions = classify(model, np.stack(images), calibration)
-    if len(predictions) > 1:
-        predictions = [_in_a_number(p, calibration) for p in predictions]
     return Reading([ReadDigit(pred, p.box, img) for pred, p, img in zip(predictions, found, images)])
-
-
-def _in_a_number(prediction: Prediction, calibration: Calibration) -> Prediction:
-    """A piece of a number is a digit, not sure, when its two likeliest digits (the two "not sure"
-    offers) together clear the threshold that one digit must clear alone."""
-    (_, first), (_, second) = prediction.top(2)
-    if prediction.verdict is Verdict.NOT_A_DIGIT and first + second >= calibration.not_a_digit_below:
-        return replace(prediction, verdict=Verdict.NOT_SURE)
-    return prediction
 
 
 def _mnist(piece, cleaned: np.ndarray) -> np.ndarray:

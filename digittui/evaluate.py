@@ -47,16 +47,17 @@ def calibration_metrics(model: CNN, digits: Digits, calibration) -> dict[str, fl
     """How honest the CNN's confidence is on `digits` under a digittui.calibration.Calibration:
     {"ece": expected calibration error, "ece_uncalibrated": the same at temperature 1,
     "not_sure": share said "not sure", "not_a_digit": share said "not a digit"}."""
-    from digittui.calibration import NOT_SURE_BELOW, confidence, expected_calibration_error
+    from digittui.calibration import NOT_SURE_BELOW, confidence, digit_mass, expected_calibration_error
 
     logits = cnn_predictions(model, digits, logits=True)
     correct = (logits[:, :model.config.num_classes].argmax(1) == digits.labels.cpu()).float()
     conf = confidence(logits, calibration.temperature, model.config.num_classes)
+    flagged = digit_mass(logits, calibration.temperature, model.config.num_classes) < calibration.not_a_digit_below
     return {"ece": round(expected_calibration_error(conf, correct), 5),
             "ece_uncalibrated": round(expected_calibration_error(
                 confidence(logits, 1.0, model.config.num_classes), correct), 5),
-            "not_sure": round(float(((conf < NOT_SURE_BELOW) & (conf >= calibration.not_a_digit_below)).float().mean()), 4),
-            "not_a_digit": round(float((conf < calibration.not_a_digit_below).float().mean()), 4)}
+            "not_sure": round(float(((conf < NOT_SURE_BELOW) & ~flagged).float().mean()), 4),
+            "not_a_digit": round(float(flagged.float().mean()), 4)}
 
 
 @torch.no_grad()

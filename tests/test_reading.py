@@ -144,14 +144,16 @@ def test_verdicts_follow_the_calibration(shipped):
     assert read(model, clean(blank), shipped[1]).describe() == "not a digit (blank)"
 
 
-def test_a_piece_of_a_number_torn_between_two_digits_is_not_sure():
-    from digittui.classify import Prediction, _in_a_number
+def test_an_image_torn_between_two_digits_is_not_sure_not_a_non_digit():
+    """The threshold is held against the two likeliest digits together."""
+    from digittui.classify import _verdict
 
     calibration = Calibration(1.0, 0.8, "test")
-    torn = Prediction(1, 0.6, [0.3, 0.6] + [0.1 / 8] * 8, Verdict.NOT_A_DIGIT)
-    spread = Prediction(1, 0.3, [0.2, 0.3] + [0.5 / 8] * 8, Verdict.NOT_A_DIGIT)
-    assert _in_a_number(torn, calibration).verdict is Verdict.NOT_SURE
-    assert _in_a_number(spread, calibration).verdict is Verdict.NOT_A_DIGIT
+    torn = torch.tensor([0.3, 0.6] + [0.1 / 8] * 8)
+    spread = torch.tensor([0.2, 0.3] + [0.5 / 8] * 8)
+    assert _verdict(torn, calibration) is Verdict.NOT_SURE
+    assert _verdict(spread, calibration) is Verdict.NOT_A_DIGIT
+    assert _verdict(torch.tensor([0.95, 0.05] + [0.0] * 8), calibration) is Verdict.DIGIT
 
 
 def test_malformed_stored_calibration_means_uncalibrated():
