@@ -5,7 +5,7 @@ skeleton (scikit-image's `skeletonize`) is redrawn on the 28x56 canvas as stroke
 skeleton pixels, with the canvas's own brush (`canvas.stroke_ink`, what a mouse drag paints), at a
 random height (16-26 pixels) and place; then read as the screen reads the canvas (`classify.read`).
 
-    pip install scikit-image   # only for this benchmark
+    pip install -e '.[bench]'   # scikit-image, only for the benchmarks
     DIGITTUI_DATA=/path/to/data python benchmarks/canvas.py [--cnn FILE ...] [--n 1000]
 
 "Read" = exactly that one digit (not split, not "not a digit"), for each brush radius. The same

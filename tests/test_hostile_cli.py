@@ -329,7 +329,7 @@ def test_no_home_folder_is_one_line_and_the_shipped_weights_still_serve(monkeypa
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no home folder" in err and "Set HOME, or DIGITTUI_HOME" in err
     assert main(["checkpoint", "info", "--json"]) == 0  # the shipped weights need no home folder
-    assert capsys.readouterr().out.count('"source": "shipped"') == 2
+    assert capsys.readouterr().out.count('"source": "shipped"') == 3  # the CNN, the VAE and the decider
     assert list(tmp_path.iterdir()) == []  # nothing written to a relative "~" folder
 
 

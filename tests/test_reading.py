@@ -144,6 +144,35 @@ def test_verdicts_follow_the_calibration(shipped):
     assert read(model, clean(blank), shipped[1]).describe() == "not a digit (blank)"
 
 
+def test_the_shipped_cnn_calls_printed_letters_not_digits(tmp_path, capsys):
+    """Letters in a font that training's outlier exposure never used, dark on white as a user's file
+    holds them, read by `digittui classify` (issue #15's target: >= 90% flagged)."""
+    from digittui.outliers import LOOKALIKES, render_letter
+
+    letters = [c for c in "ABCDEFHJKLMNPRTUVWXYadefhkmnrtuvwxy" if c not in LOOKALIKES]
+    for c in letters:
+        ink = render_letter(c, "DejaVuSans.ttf")
+        Image.fromarray(((1 - ink) * 255).astype(np.uint8)).save(tmp_path / f"{c}.png")
+    main(["classify", "--json", "--device", "cpu", *(str(tmp_path / f"{c}.png") for c in letters)])
+    verdicts = [json.loads(line)["verdict"] for line in capsys.readouterr().out.splitlines()]
+    assert len(verdicts) == len(letters)
+    assert sum(v.startswith("not a digit") for v in verdicts) >= 0.9 * len(letters)
+
+
+@pytest.mark.mnist
+def test_the_shipped_cnn_flags_few_test_digits(shipped, mnist_dir):
+    """The other side of that target: <= 1% of MNIST test digits are called not digits, and the rest
+    are read at the checkpoint's test accuracy."""
+    from digittui.data import load_mnist
+
+    test = load_mnist(mnist_dir, train=False)
+    images = test.images[:2000].numpy().astype(np.float32) / 255
+    predictions = classify(shipped[0], images, shipped[1])
+    flagged = np.mean([p.verdict is Verdict.NOT_A_DIGIT for p in predictions])
+    right = np.mean([p.digit == label for p, label in zip(predictions, test.labels[:2000].tolist())])
+    assert flagged <= 0.01 and right >= 0.99
+
+
 def test_an_image_torn_between_two_digits_is_not_sure_not_a_non_digit():
     """The threshold is held against the two likeliest digits together."""
     from digittui.classify import _verdict
