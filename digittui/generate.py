@@ -248,14 +248,21 @@ def _combine(conf: torch.Tensor, requests: Sequence[Request], owner: torch.Tenso
     return [conf[owner == i].view(count, r.positions).prod(1) for i, r in enumerate(requests)]
 
 
-@functools.lru_cache(maxsize=4)
 def load_guide(device: torch.device | str = "cpu") -> CNN | None:
-    """The shipped guide (assets/guide.pt, see the module docstring) on `device`, loaded once, or None
-    when the file is missing: then the CNN guides itself."""
-    from digittui import checkpoints, paths
+    """The shipped guide (assets/guide.pt, see the module docstring) on `device`, or None when the file
+    is missing: then the CNN guides itself."""
+    from digittui import paths
 
     path = paths.shipped_checkpoint("guide")
-    return checkpoints.load(path, "cnn", device).model if path.is_file() else None
+    return _load_guide(path, str(device)) if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_guide(path, device: str) -> CNN:
+    """Loaded once per file and device (keyed by the file: a missing one is looked for again next time)."""
+    from digittui import checkpoints
+
+    return checkpoints.load(path, "cnn", device).model
 
 
 def _guidance(images: torch.Tensor, targets: torch.Tensor, own_unit: torch.Tensor, cnn: CNN,

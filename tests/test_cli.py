@@ -2,14 +2,13 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from digittui import checkpoints, paths
+from digittui import checkpoints
 from digittui.cli import main
 from digittui.models import CNN, VAE, CNNConfig, VAEConfig
 
@@ -96,7 +95,6 @@ def test_generation_decides_with_the_shipped_decider(tmp_path, monkeypatch, caps
     small = dict(conv1=8, conv2=8, conv3=8, hidden=16)
     checkpoints.save(tmp_path / "cnn.pt", "cnn", CNN(CNNConfig(**small, num_outputs=10)))
     checkpoints.save(tmp_path / "decider.pt", "cnn", CNN(CNNConfig(**small, num_outputs=12)))
-    shutil.copy(paths.shipped_checkpoint("guide"), tmp_path)  # load_guide caches what it finds, for every later test
     monkeypatch.setattr("digittui.paths.assets_dir", lambda: tmp_path)
     args = ["--count", "1", "--steps", "1", "--device", "cpu", "--json"]
     assert main(["generate", "class:11", *args]) == 0

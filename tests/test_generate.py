@@ -408,3 +408,17 @@ def test_a_fitted_prior_leaves_the_guided_search_as_it_was(models, tiny_mnist, i
     assert fitted.config.prior_components == 3
     plain, mixed = (generate_many([parse("4")], cnn, v, quick(init=init, steps=4))[0] for v in (vae, fitted))
     assert torch.equal(plain.latents, mixed.latents) and torch.equal(plain.images, mixed.images)
+
+
+def test_the_guide_is_looked_for_again_when_it_was_missing(tmp_path, monkeypatch):
+    """A run without assets/guide.pt (the CNN guides itself) does not leave later runs unguided."""
+    from digittui import paths
+    from digittui.generate import load_guide
+
+    shipped = paths.assets_dir()
+    if not (shipped / "guide.pt").is_file():
+        pytest.skip("no assets/guide.pt")
+    monkeypatch.setattr(paths, "assets_dir", lambda: tmp_path)
+    assert load_guide() is None
+    monkeypatch.setattr(paths, "assets_dir", lambda: shipped)
+    assert load_guide() is not None and load_guide() is load_guide("cpu")

@@ -136,9 +136,8 @@ def add_checkpoints(parser: argparse.ArgumentParser, kinds: tuple[str, ...] = ("
     """--cnn / --vae. `generation`: the command's CNN decides guided samples, whose shipped default is the
     shipped decider (digittui.weights.DECIDER)."""
     for kind in kinds:
-        default = ("your trained one, else the shipped decider for guided generation (the shipped CNN "
-                   "trained on MNIST alone), else the shipped one" if generation and kind == "cnn"
-                   else "your trained one, else the shipped one")
+        default = ("your trained one, else the shipped decider, a CNN trained on MNIST's digits alone"
+                   if generation and kind == "cnn" else "your trained one, else the shipped one")
         parser.add_argument(f"--{kind}", metavar="FILE", help=f"{kind.upper()} checkpoint (default: {default})")
 
 

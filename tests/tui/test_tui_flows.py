@@ -268,7 +268,6 @@ def test_with_the_shipped_weights_the_generate_screen_decides_with_the_shipped_d
                      metrics={"test_accuracy": 0.5})
     shutil.copy(seeded_weights["cnn"], tmp_path / "decider.pt")
     shutil.copy(seeded_weights["vae"], tmp_path / "vae.pt")
-    shutil.copy(paths.shipped_checkpoint("guide"), tmp_path)  # load_guide caches what it finds, for every later test
     monkeypatch.setattr("digittui.paths.assets_dir", lambda: tmp_path)
 
     async def scenario():
