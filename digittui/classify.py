@@ -9,7 +9,7 @@ from enum import Enum
 import numpy as np
 import torch
 
-from digittui.calibration import NOT_SURE_BELOW, Calibration, probabilities
+from digittui.calibration import NOT_SURE_BELOW, Calibration, digit_mass, probabilities
 from digittui.models import CNN
 
 SPLIT_ASPECT = 1.0  # a piece wider than its height may be touching digits (8% of MNIST's digits are)
@@ -51,12 +51,11 @@ class Prediction:
         return f"{self.digit} ({self.confidence:.1%})"
 
 
-def _verdict(digit_probs: torch.Tensor, calibration: Calibration) -> Verdict:
-    """From one image's calibrated digit probabilities [10] (digittui.calibration.digit_mass)."""
-    first, second = digit_probs.topk(2).values.tolist()
-    if first + second < calibration.not_a_digit_below:
+def _verdict(confidence: float, mass: float, calibration: Calibration) -> Verdict:
+    """From an image's top calibrated digit probability and its two likeliest digits' (digit_mass)."""
+    if mass < calibration.not_a_digit_below:
         return Verdict.NOT_A_DIGIT
-    return Verdict.NOT_SURE if first < NOT_SURE_BELOW else Verdict.DIGIT
+    return Verdict.NOT_SURE if confidence < NOT_SURE_BELOW else Verdict.DIGIT
 
 
 @torch.no_grad()
@@ -70,12 +69,13 @@ def classify(model: CNN, images: np.ndarray | torch.Tensor,
         x = x[None]
     device = next(model.parameters()).device
     model.eval()
-    probs = probabilities(model(x[:, None].to(device)), calibration.temperature).cpu()
+    logits = model(x[:, None].to(device)).cpu()
+    probs = probabilities(logits, calibration.temperature)
     digits = model.config.num_classes
     out = []
-    for p in probs:
+    for p, mass in zip(probs, digit_mass(logits, calibration.temperature, digits).tolist()):
         d = int(p[:digits].argmax())
-        out.append(Prediction(d, float(p[d]), [float(v) for v in p], _verdict(p[:digits], calibration)))
+        out.append(Prediction(d, float(p[d]), [float(v) for v in p], _verdict(float(p[d]), mass, calibration)))
     return out
 
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from digittui import checkpoints, segment
-from digittui.calibration import Calibration, expected_calibration_error, fit, fit_temperature
+from digittui.calibration import Calibration, digit_mass, expected_calibration_error, fit, fit_temperature
 from digittui.classify import Verdict, classify, read
 from digittui.cli import main
 from digittui.preprocess import clean
@@ -178,11 +178,16 @@ def test_an_image_torn_between_two_digits_is_not_sure_not_a_non_digit():
     from digittui.classify import _verdict
 
     calibration = Calibration(1.0, 0.8, "test")
-    torn = torch.tensor([0.3, 0.6] + [0.1 / 8] * 8)
-    spread = torch.tensor([0.2, 0.3] + [0.5 / 8] * 8)
-    assert _verdict(torn, calibration) is Verdict.NOT_SURE
-    assert _verdict(spread, calibration) is Verdict.NOT_A_DIGIT
-    assert _verdict(torch.tensor([0.95, 0.05] + [0.0] * 8), calibration) is Verdict.DIGIT
+    torn = torch.tensor([[0.3, 0.6] + [0.1 / 8] * 8]).log()
+    spread = torch.tensor([[0.2, 0.3] + [0.5 / 8] * 8]).log()
+    sure = torch.tensor([[0.95, 0.05] + [1e-9] * 8]).log()
+
+    def verdict(logits):
+        return _verdict(float(logits.softmax(1).max()), float(digit_mass(logits, 1.0)), calibration)
+
+    assert verdict(torn) is Verdict.NOT_SURE
+    assert verdict(spread) is Verdict.NOT_A_DIGIT
+    assert verdict(sure) is Verdict.DIGIT
 
 
 def test_malformed_stored_calibration_means_uncalibrated():

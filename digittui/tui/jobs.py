@@ -62,11 +62,14 @@ def load_models(device: str, explicit: dict[str, str | None]) -> Models:
     choice = resolve(device)
     models = Models(choice.device, describe(choice.device))
     for role in ("cnn", "vae", DECIDER):
+        given = explicit.get(checkpoint_kind(role))
         try:
-            ckpt, source = checkpoints.load_default(role, explicit.get(checkpoint_kind(role)), choice.device)
+            if role == DECIDER and checkpoints.find(DECIDER, given) == checkpoints.find("cnn", given):
+                models.decider = models.cnn  # your CNN does both jobs: loaded (or refused) once
+                continue
+            ckpt, source = checkpoints.load_default(role, given, choice.device)
         except DigitError as exc:
-            if str(exc) not in models.errors.values():  # your CNN, failing as the decider too: said once
-                models.errors[role] = str(exc)
+            models.errors[role] = str(exc)
         else:
             setattr(models, role, ckpt)
             models.sources[role] = source
